@@ -1,0 +1,150 @@
+/**
+ * The robot description: everything robot-specific lives in robot.yaml, validated here.
+ * One zod schema is the single source of truth: it validates, it types, and it prints as
+ * JSON Schema (`embody schema`) for editor completion.
+ */
+import { z } from 'zod';
+
+const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
+const positive = finite.refine((v) => v > 0, { message: 'must be greater than zero' });
+
+export const jointLimitsSchema = z
+  .object({
+    position: z
+      .tuple([finite, finite])
+      .describe('[lower, upper] hard position limits, rad (revolute) or m (prismatic)'),
+    velocity: positive.describe('maximum speed, rad/s or m/s'),
+    acceleration: positive.describe('maximum acceleration, rad/s^2 or m/s^2'),
+    jerk: positive.describe('maximum jerk, rad/s^3 or m/s^3'),
+    effort: positive.describe('maximum effort, N·m (revolute) or N (prismatic)'),
+    soft_margin: finite
+      .refine((v) => v >= 0, { message: 'must be zero or more' })
+      .default(0)
+      .describe('distance inside the hard limits where speed toward the limit is scaled down'),
+  })
+  .strict();
+
+export const jointDriverSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('sim') }).strict().describe('joint of the simulated plant'),
+  ])
+  .describe('which HAL driver moves this joint');
+
+/** One link of the serial chain, Denavit-Hartenberg free: a fixed offset then the joint axis. */
+export const linkSchema = z
+  .object({
+    origin: z.tuple([finite, finite, finite]).describe('offset from the previous joint frame, m'),
+    axis: z.enum(['x', 'y', 'z']).describe('joint axis in the joint frame'),
+  })
+  .strict();
+
+export const jointSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower_snake_case, e.g. shoulder_pitch'),
+    type: z.enum(['revolute', 'prismatic']),
+    limits: jointLimitsSchema,
+    home: finite.optional().describe('position the robot holds at boot; defaults to mid-range'),
+    driver: jointDriverSchema,
+    link: linkSchema.optional().describe('kinematic link that this joint moves (arm joints)'),
+  })
+  .strict();
+
+export const cameraSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower_snake_case, e.g. wrist'),
+    backend: z.enum(['sim']).describe('frame source; real backends arrive with the touch issue'),
+    width: z.number().int().min(8).max(4096),
+    height: z.number().int().min(8).max(4096),
+    fps: positive.refine((v) => v <= 240, { message: 'must be at most 240' }),
+    stale_after_ms: positive.default(200).describe('a frame older than this is stale'),
+  })
+  .strict();
+
+export const fingertipSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower_snake_case, e.g. left_pad'),
+    camera: z.string().describe('name of the camera that sees this pad'),
+    roi: z
+      .tuple([z.number().int().min(0), z.number().int().min(0), z.number().int().min(1), z.number().int().min(1)])
+      .describe('[x, y, width, height] of the pad in the camera image, pixels'),
+  })
+  .strict();
+
+export const estopSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('sim') }).strict().describe('simulated e-stop button'),
+    z
+      .object({
+        kind: z.literal('gpio'),
+        chip: z.string().default('gpiochip0'),
+        line: z.number().int().min(0),
+        active_low: z.boolean().default(true),
+        debounce_ms: finite.default(5),
+      })
+      .strict(),
+  ])
+  .describe('the emergency-stop input line');
+
+export const policyBindingSchema = z
+  .object({
+    manifest: z.string().describe('path to the policy manifest (YAML), relative to this file'),
+  })
+  .strict();
+
+export const telemetrySchema = z
+  .object({
+    state_rate_hz: positive.default(10),
+    metrics_rate_hz: positive.default(1),
+  })
+  .strict();
+
+export const simSchema = z
+  .object({
+    seed: z.number().int().default(1),
+    object: z
+      .object({
+        size: positive.default(0.04).describe('edge of the cube, m'),
+        mass: positive.default(0.1).describe('kg'),
+        spawn_center: z.tuple([finite, finite]).default([0.3, 0]).describe('x, y on the table, m'),
+        spawn_radius: finite.default(0.04).describe('random offset around spawn_center, m'),
+      })
+      .strict()
+      .default({ size: 0.04, mass: 0.1, spawn_center: [0.3, 0], spawn_radius: 0.04 }),
+    camera_noise: finite.default(2).describe('pixel noise standard deviation, 0-255 scale'),
+  })
+  .strict();
+
+export const robotDescriptionSchema = z
+  .object({
+    robot_id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only (it is an MQTT topic level)'),
+    control: z
+      .object({
+        rate_hz: positive.refine((v) => v <= 2000, { message: 'must be at most 2000 Hz' }),
+        max_consecutive_rejections: z.number().int().min(1).default(5),
+      })
+      .strict(),
+    base_height: finite.default(0).describe('height of the first joint above the table, m'),
+    joints: z.array(jointSchema).min(1),
+    gripper: z
+      .object({
+        joint: z.string().describe('name of the prismatic joint that opens the fingers'),
+        tip_offset: finite.default(0.1).describe('distance from the last arm joint to the fingertips, m'),
+      })
+      .strict()
+      .optional(),
+    cameras: z.array(cameraSchema).default([]),
+    fingertips: z.array(fingertipSchema).default([]),
+    estop: estopSchema,
+    policy: policyBindingSchema,
+    telemetry: telemetrySchema.default({ state_rate_hz: 10, metrics_rate_hz: 1 }),
+    sim: simSchema.optional(),
+  })
+  .strict();
+
+export type RobotDescription = z.infer<typeof robotDescriptionSchema>;
+export type JointDescription = z.infer<typeof jointSchema>;
+export type CameraDescription = z.infer<typeof cameraSchema>;
+export type FingertipDescription = z.infer<typeof fingertipSchema>;
+export type SimDescription = z.infer<typeof simSchema>;
