@@ -1,0 +1,181 @@
+/**
+ * Memory shared between the main thread and the control worker. The worker's loop never
+ * returns to its event loop, so everything it must see (commands, policy chunks, stop) and
+ * everything it reports (state, counters, trace, events) crosses here: typed arrays over
+ * SharedArrayBuffers, sequence counters with Atomics, no messages and no JSON on the hot path.
+ */
+
+export const Mode = {
+  BOOT: 0,
+  IDLE: 1,
+  ARMED: 2,
+  RUNNING: 3,
+  SAFE_STOP: 4,
+  FAULT: 5,
+  STOPPED: 6,
+} as const;
+export type ModeCode = (typeof Mode)[keyof typeof Mode];
+export const modeNames = ['BOOT', 'IDLE', 'ARMED', 'RUNNING', 'SAFE_STOP', 'FAULT', 'STOPPED'] as const;
+export type ModeName = (typeof modeNames)[number];
+
+export const OperatorCommand = { NONE: 0, ARM: 1, DISARM: 2, STOP: 3, RESET: 4 } as const;
+export type OperatorCommandCode = (typeof OperatorCommand)[keyof typeof OperatorCommand];
+
+/** Why something happened; the main thread turns codes into words for logs and MQTT. */
+export const Cause = {
+  LOOP_HEALTHY: 0,
+  OPERATOR_ARM: 1,
+  OPERATOR_DISARM: 2,
+  OPERATOR_STOP: 3,
+  OPERATOR_RESET: 4,
+  FIRST_CHUNK: 5,
+  REJECTION_LIMIT: 6,
+  HARDWARE_FAULT: 7,
+  SHUTDOWN: 8,
+  ESTOP: 9,
+  STOP_COMPLETE: 10,
+} as const;
+export const causeNames = [
+  'control loop healthy',
+  'operator arm',
+  'operator disarm',
+  'operator stop',
+  'operator reset',
+  'first policy chunk arrived',
+  'too many consecutive rejected actions',
+  'hardware fault',
+  'shutdown requested',
+  'emergency stop',
+  'controlled stop complete',
+] as const;
+
+export const EventKind = {
+  MODE_CHANGE: 0,
+  ACTION_REJECTED: 1,
+  STARVATION_BEGIN: 2,
+  STARVATION_END: 3,
+  COMMAND_REFUSED: 4,
+  HARDWARE_ERROR: 5,
+} as const;
+export const eventKindNames = [
+  'mode_change',
+  'action_rejected',
+  'starvation_begin',
+  'starvation_end',
+  'command_refused',
+  'hardware_error',
+] as const;
+
+/** Int32 control cells. */
+export const Ctrl = {
+  RUN: 0,
+  COMMAND_SEQ: 1,
+  COMMAND_CODE: 2,
+  COMMAND_ACK_SEQ: 3,
+  MODE: 4,
+  READY: 5,
+  CHUNK_REQUEST_SEQ: 6,
+  CHUNK_SEQ: 7,
+  EXITED: 8,
+  SLEEP: 9,
+  LATENCY_ESTIMATE_TICKS: 10,
+  SNAPSHOT_SEQ: 11,
+  TRACE_WRITE: 12,
+  EVENT_WRITE: 13,
+  COMMAND_RESULT: 14,
+  SIZE: 16,
+} as const;
+
+/** Float64 counters, written by the worker only. */
+export const Counter = {
+  TICKS: 0,
+  MISSED_TICKS: 1,
+  LATE_TICKS: 2,
+  MAX_LATENESS_NS: 3,
+  STARVED_TICKS: 4,
+  REJECTED_ACTIONS: 5,
+  POSITION_CLAMPS: 6,
+  VELOCITY_CLAMPS: 7,
+  CHUNKS_APPLIED: 8,
+  ACTIONS_DROPPED_LATE: 9,
+  LAST_CHUNK_DELAY_TICKS: 10,
+  HARDWARE_ERRORS: 11,
+  START_TIME_MS: 12,
+  LAST_TICK_TIME_MS: 13,
+  CLOCK_OVERRUN_TICKS: 14,
+  SIZE: 16,
+} as const;
+
+/** Lateness histogram: 1 µs bins up to this many µs, plus one overflow bin. */
+export const LATENESS_BINS_US = 20_000;
+
+export const TRACE_CAPACITY = 8192;
+export const EVENT_CAPACITY = 1024;
+/** Event record: tick, kind, code, from mode, to mode, value. */
+export const EVENT_RECORD = 6;
+
+export interface SharedLayout {
+  readonly jointCount: number;
+  readonly horizon: number;
+  readonly actionDim: number;
+}
+
+export interface SharedBuffers {
+  readonly control: SharedArrayBuffer;
+  readonly counters: SharedArrayBuffer;
+  readonly lateness: SharedArrayBuffer;
+  readonly snapshot: SharedArrayBuffer;
+  readonly trace: SharedArrayBuffer;
+  readonly events: SharedArrayBuffer;
+  readonly chunk: SharedArrayBuffer;
+}
+
+/** Views over the shared buffers, identical on both threads. */
+export interface SharedViews {
+  readonly layout: SharedLayout;
+  readonly control: Int32Array;
+  readonly counters: Float64Array;
+  readonly lateness: Int32Array;
+  /** tick, time ms since start, mode, then position, velocity, effort, command (jointCount each). */
+  readonly snapshot: Float64Array;
+  /** TRACE_CAPACITY records of traceRecordSize(jointCount). */
+  readonly trace: Float64Array;
+  readonly events: Float64Array;
+  /** obs tick, action count, then horizon * actionDim values (absolute targets, robot units). */
+  readonly chunk: Float64Array;
+}
+
+export const SNAPSHOT_HEADER = 3;
+export const TRACE_HEADER = 4; // tick, time ms, lateness µs, mode
+export const CHUNK_HEADER = 2;
+
+export function traceRecordSize(jointCount: number): number {
+  return TRACE_HEADER + 4 * jointCount;
+}
+
+export function allocateShared(layout: SharedLayout): SharedBuffers {
+  const f64 = Float64Array.BYTES_PER_ELEMENT;
+  const i32 = Int32Array.BYTES_PER_ELEMENT;
+  return {
+    control: new SharedArrayBuffer(Ctrl.SIZE * i32),
+    counters: new SharedArrayBuffer(Counter.SIZE * f64),
+    lateness: new SharedArrayBuffer((LATENESS_BINS_US + 1) * i32),
+    snapshot: new SharedArrayBuffer((SNAPSHOT_HEADER + 4 * layout.jointCount) * f64),
+    trace: new SharedArrayBuffer(TRACE_CAPACITY * traceRecordSize(layout.jointCount) * f64),
+    events: new SharedArrayBuffer(EVENT_CAPACITY * EVENT_RECORD * f64),
+    chunk: new SharedArrayBuffer((CHUNK_HEADER + layout.horizon * layout.actionDim) * f64),
+  };
+}
+
+export function viewShared(layout: SharedLayout, buffers: SharedBuffers): SharedViews {
+  return {
+    layout,
+    control: new Int32Array(buffers.control),
+    counters: new Float64Array(buffers.counters),
+    lateness: new Int32Array(buffers.lateness),
+    snapshot: new Float64Array(buffers.snapshot),
+    trace: new Float64Array(buffers.trace),
+    events: new Float64Array(buffers.events),
+    chunk: new Float64Array(buffers.chunk),
+  };
+}
