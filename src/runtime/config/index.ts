@@ -1,0 +1,93 @@
+/**
+ * The configuration door: robot.yaml, the policy manifest it names and the model, loaded and
+ * checked together so that a broken setup refuses to start with every problem listed at once.
+ */
+import path from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import type { RobotDescription } from '../../hal/robot-description.js';
+import type { PolicyManifest } from '../policy/manifest.js';
+import { openPolicySession } from './model-check.js';
+import { crossCheck, readPolicyManifest } from './policy.js';
+import { ConfigError, displayFile, sortByLine, type ConfigProblem } from './problems.js';
+import { readRobotDescription, robotOutline } from './robot.js';
+
+export { ConfigError, formatPath, formatProblem, zodIssuesToProblems, type ConfigProblem } from './problems.js';
+export { checkRobotDescription, loadRobotDescription, readRobotDescription, robotJsonSchema, robotOutline } from './robot.js';
+export { checkManifest, crossCheck, loadPolicyManifest, readPolicyManifest, type LoadedPolicyManifest, type RobotOutline } from './policy.js';
+export { checkModelAgainstManifest, openPolicySession, type ModelSignature } from './model-check.js';
+
+export interface LoadConfigOptions {
+  /** A manifest to use instead of robot.yaml's `policy.manifest` (relative to the working directory). */
+  policyOverride?: string;
+}
+
+export interface LoadedConfig {
+  robot: RobotDescription;
+  /** Absolute paths, so later messages and relative lookups do not depend on the working directory. */
+  robotFile: string;
+  manifest: PolicyManifest;
+  manifestFile: string;
+  modelPath: string;
+  session: ort.InferenceSession;
+}
+
+function manifestFileFor(robotFile: string, data: unknown, options: LoadConfigOptions): string | undefined {
+  if (options.policyOverride !== undefined) return path.resolve(options.policyOverride);
+  const policy = data !== null && typeof data === 'object' ? (data as Record<string, unknown>).policy : undefined;
+  const manifest = policy !== null && typeof policy === 'object' ? (policy as Record<string, unknown>).manifest : undefined;
+  return typeof manifest === 'string' && manifest.length > 0 ? path.resolve(path.dirname(robotFile), manifest) : undefined;
+}
+
+/**
+ * Everything that can be known without opening the model. Robot and manifest are read
+ * independently, so a broken robot.yaml still gets its manifest checked in the same pass.
+ */
+export function collectConfigProblems(
+  robotFile: string,
+  options: LoadConfigOptions = {},
+): { problems: ConfigProblem[]; robot?: RobotDescription; manifest?: PolicyManifest; manifestFile?: string; modelPath?: string } {
+  const file = path.resolve(robotFile);
+  const robotResult = readRobotDescription(file);
+  const problems: ConfigProblem[] = [...robotResult.problems];
+  const manifestFile = manifestFileFor(file, robotResult.data, options);
+  if (manifestFile === undefined) {
+    if (robotResult.robot !== undefined) {
+      problems.push({ file, path: 'policy.manifest', message: 'no policy manifest is named', fix: 'set `policy.manifest` to the manifest YAML, relative to this file' });
+    }
+    return { problems: sortByLine(problems), ...(robotResult.robot ? { robot: robotResult.robot } : {}) };
+  }
+
+  const policyResult = readPolicyManifest(manifestFile);
+  if (policyResult.problems.length > 0 && policyResult.problems.every((p) => p.path === '(file)') && options.policyOverride === undefined) {
+    // A manifest that does not exist is robot.yaml's mistake: point at the line that names it.
+    problems.push({
+      file,
+      path: 'policy.manifest',
+      message: `policy manifest not found: ${manifestFile}`,
+      fix: `correct \`policy.manifest\` (it is relative to ${displayFile(path.dirname(file))}), or pass another manifest with --policy`,
+    });
+  } else {
+    problems.push(...policyResult.problems);
+  }
+  const policy = policyResult.policy;
+  if (policy !== undefined) {
+    const robot = robotResult.robot ?? robotOutline(robotResult.data);
+    problems.push(...crossCheck(robot, file, policy.manifest, manifestFile));
+  }
+  return {
+    problems: sortByLine(problems),
+    ...(robotResult.robot ? { robot: robotResult.robot } : {}),
+    ...(policy ? { manifest: policy.manifest, manifestFile, modelPath: policy.modelPath } : {}),
+  };
+}
+
+export async function loadConfig(robotFile: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const collected = collectConfigProblems(robotFile, options);
+  const { robot, manifest, manifestFile, modelPath } = collected;
+  if (collected.problems.length > 0 || !robot || !manifest || !manifestFile || !modelPath) {
+    const n = collected.problems.length;
+    throw new ConfigError(collected.problems, `refusing to start: ${n} configuration problem${n === 1 ? '' : 's'}`);
+  }
+  const session = await openPolicySession(modelPath, manifest, manifestFile);
+  return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session };
+}

@@ -1,0 +1,240 @@
+/**
+ * Loading robot.yaml: the schema catches malformed fields, the checks here catch fields that are
+ * each fine but contradict one another (inverted limits, a fingertip on a camera that does not
+ * exist). Both run on every load and report together, so one edit-and-retry fixes everything.
+ */
+import { z } from 'zod';
+import {
+  cameraSchema,
+  fingertipSchema,
+  jointSchema,
+  robotDescriptionSchema,
+  type RobotDescription,
+} from '../../hal/robot-description.js';
+import {
+  ConfigError,
+  ProblemList,
+  didYouMean,
+  displayFile,
+  lineLookup,
+  readYamlFile,
+  sortByLine,
+  validateSource,
+  type ConfigProblem,
+  type FieldPath,
+} from './problems.js';
+import type { RobotOutline } from './policy.js';
+
+export interface RobotReadResult {
+  /** Present only when there are no problems. */
+  robot?: RobotDescription;
+  problems: ConfigProblem[];
+  /** The raw YAML data, when it parsed; lets callers follow `policy.manifest` even if the robot is broken. */
+  data?: unknown;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function listAt(data: Record<string, unknown>, key: string): unknown[] {
+  const v = data[key];
+  return Array.isArray(v) ? v : [];
+}
+
+function stringField(v: unknown, key: string): string | undefined {
+  return isRecord(v) && typeof v[key] === 'string' ? v[key] : undefined;
+}
+
+function fmt(n: number): string {
+  return String(Number(n.toFixed(4)));
+}
+
+/**
+ * Cross-field checks. They run on the raw data, element by element, so that one malformed joint
+ * does not hide the contradictions elsewhere: names come from the raw entries (a joint with a bad
+ * velocity still exists), numeric checks only use entries that passed their own schema.
+ */
+export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPath) => number | undefined): ConfigProblem[] {
+  const out = new ProblemList(file, lineOf);
+  if (!isRecord(data)) return out.problems;
+
+  const rawJoints = listAt(data, 'joints');
+  const jointNames = rawJoints.map((j) => stringField(j, 'name'));
+  const knownJoints = jointNames.filter((n): n is string => n !== undefined);
+  const firstIndex = new Map<string, number>();
+  jointNames.forEach((name, i) => {
+    if (name === undefined) return;
+    const first = firstIndex.get(name);
+    if (first === undefined) firstIndex.set(name, i);
+    else out.add(['joints', i, 'name'], `joint name \`${name}\` is already used by joints[${first}]`, 'give every joint a unique name; manifests and telemetry address joints by name');
+  });
+
+  rawJoints.forEach((raw, i) => {
+    const parsed = jointSchema.safeParse(raw);
+    if (!parsed.success) return;
+    const joint = parsed.data;
+    const [lo, hi] = joint.limits.position;
+    const unit = joint.type === 'revolute' ? 'rad' : 'm';
+    const base: FieldPath = ['joints', i];
+    if (lo > hi) {
+      out.add([...base, 'limits', 'position'], `lower limit ${lo} is above upper limit ${hi}`, `write them as [lower, upper]: \`position: [${hi}, ${lo}]\``);
+    } else if (lo === hi) {
+      out.add([...base, 'limits', 'position'], `lower and upper limits are both ${lo}: the joint cannot move`, 'give a range with lower < upper');
+    }
+    if (joint.type === 'revolute' && Math.max(Math.abs(lo), Math.abs(hi)) > 4 * Math.PI) {
+      out.add([...base, 'limits', 'position'], `[${lo}, ${hi}] spans more than two turns; revolute limits are in radians`, `convert degrees to radians: [${fmt((lo * Math.PI) / 180)}, ${fmt((hi * Math.PI) / 180)}]`);
+    }
+    if (joint.type === 'prismatic' && Math.max(Math.abs(lo), Math.abs(hi)) > 5) {
+      out.add([...base, 'limits', 'position'], `[${lo}, ${hi}] is more than 5 m; prismatic limits are in metres`, `convert millimetres to metres: [${fmt(lo / 1000)}, ${fmt(hi / 1000)}]`);
+    }
+    if (lo < hi) {
+      if (joint.home !== undefined && (joint.home < lo || joint.home > hi)) {
+        out.add([...base, 'home'], `home ${joint.home} ${unit} is outside the position limits [${lo}, ${hi}]`, `set home within [${lo}, ${hi}], or remove it to use mid-range (${fmt((lo + hi) / 2)})`);
+      }
+      const half = (hi - lo) / 2;
+      if (joint.limits.soft_margin >= half) {
+        out.add(
+          [...base, 'limits', 'soft_margin'],
+          `soft_margin ${joint.limits.soft_margin} ${unit} is not smaller than half the range (${fmt(half)}): the joint would be slowed everywhere`,
+          `use a margin well below ${fmt(half)}, e.g. ${fmt((hi - lo) * 0.05)} (5% of the range)`,
+        );
+      }
+    }
+  });
+
+  const gripperJoint = isRecord(data.gripper) ? stringField(data.gripper, 'joint') : undefined;
+  if (gripperJoint !== undefined) {
+    const k = jointNames.indexOf(gripperJoint);
+    if (k < 0) {
+      const guess = didYouMean(gripperJoint, knownJoints);
+      out.add(['gripper', 'joint'], `no joint named \`${gripperJoint}\``, `${guess ? `did you mean \`${guess}\`? ` : ''}use one of the joints: ${knownJoints.join(', ') || '(none defined)'}`);
+    } else if (stringField(rawJoints[k], 'type') === 'revolute') {
+      out.add(['gripper', 'joint'], `gripper joint \`${gripperJoint}\` is revolute; the gripper opening is a prismatic distance`, `set \`type: prismatic\` on joints[${k}], or point gripper.joint at the prismatic finger joint`);
+    }
+  }
+
+  const rawCameras = listAt(data, 'cameras');
+  const cameraNames = rawCameras.map((c) => stringField(c, 'name'));
+  const knownCameras = cameraNames.filter((n): n is string => n !== undefined);
+  const firstCamera = new Map<string, number>();
+  cameraNames.forEach((name, i) => {
+    if (name === undefined) return;
+    const first = firstCamera.get(name);
+    if (first === undefined) firstCamera.set(name, i);
+    else out.add(['cameras', i, 'name'], `camera name \`${name}\` is already used by cameras[${first}]`, 'give every camera a unique name');
+  });
+
+  const firstFingertip = new Map<string, number>();
+  listAt(data, 'fingertips').forEach((raw, i) => {
+    const name = stringField(raw, 'name');
+    if (name !== undefined) {
+      const first = firstFingertip.get(name);
+      if (first === undefined) firstFingertip.set(name, i);
+      else out.add(['fingertips', i, 'name'], `fingertip name \`${name}\` is already used by fingertips[${first}]`, 'give every fingertip a unique name');
+    }
+    const cameraName = stringField(raw, 'camera');
+    if (cameraName === undefined) return;
+    const c = cameraNames.indexOf(cameraName);
+    if (c < 0) {
+      const guess = didYouMean(cameraName, knownCameras);
+      out.add(
+        ['fingertips', i, 'camera'],
+        `no camera named \`${cameraName}\``,
+        knownCameras.length === 0
+          ? 'add the camera that sees this pad under `cameras:`'
+          : `${guess ? `did you mean \`${guess}\`? ` : ''}use one of the cameras: ${knownCameras.join(', ')}`,
+      );
+      return;
+    }
+    const tip = fingertipSchema.safeParse(raw);
+    const cam = cameraSchema.safeParse(rawCameras[c]);
+    if (!tip.success || !cam.success) return;
+    const [x, y, w, h] = tip.data.roi;
+    const { width, height } = cam.data;
+    if (x + w > width || y + h > height) {
+      const fx = Math.max(0, Math.min(x, width - w));
+      const fy = Math.max(0, Math.min(y, height - h));
+      const fits = w <= width && h <= height;
+      out.add(
+        ['fingertips', i, 'roi'],
+        `roi [${x}, ${y}, ${w}, ${h}] reaches x ${x + w}, y ${y + h}, outside camera \`${cameraName}\` (${width}x${height})`,
+        fits
+          ? `keep x + width <= ${width} and y + height <= ${height}, e.g. roi: [${fx}, ${fy}, ${w}, ${h}]`
+          : `the roi is larger than the ${width}x${height} image; shrink it or raise the camera resolution`,
+      );
+    }
+  });
+
+  const simUsers: string[] = [];
+  rawJoints.forEach((j, i) => {
+    if (isRecord(j) && stringField(j.driver, 'kind') === 'sim') simUsers.push(`joints[${i}].driver`);
+  });
+  rawCameras.forEach((c, i) => {
+    if (stringField(c, 'backend') === 'sim') simUsers.push(`cameras[${i}].backend`);
+  });
+  if (stringField(data.estop, 'kind') === 'sim') simUsers.push('estop');
+  if (simUsers.length > 0 && data.sim === undefined) {
+    const shown = simUsers.length > 3 ? `${simUsers.slice(0, 3).join(', ')} and ${simUsers.length - 3} more` : simUsers.join(', ');
+    out.add(['sim'], `${shown} use the simulator, but there is no \`sim\` section`, 'add `sim: {}` (every field has a default; set `seed` for other runs), or switch them to real hardware');
+  }
+
+  const control = robotDescriptionSchema.shape.control.safeParse(data.control);
+  const telemetry = robotDescriptionSchema.shape.telemetry.safeParse(data.telemetry);
+  if (control.success && telemetry.success && telemetry.data.state_rate_hz > control.data.rate_hz) {
+    out.add(['telemetry', 'state_rate_hz'], `state_rate_hz ${telemetry.data.state_rate_hz} is above the control rate ${control.data.rate_hz} Hz`, `set it to ${control.data.rate_hz} or less; there is no newer state to send`);
+  }
+  return out.problems;
+}
+
+/**
+ * Names, joint types and control rate of a robot.yaml that may not have passed its checks, from the
+ * entries that are well-formed enough to tell; what cannot be read is left out.
+ */
+export function robotOutline(data: unknown): RobotOutline {
+  const obj = isRecord(data) ? data : {};
+  const named = (key: string): { name: string; raw: Record<string, unknown> }[] =>
+    listAt(obj, key).flatMap((raw) => {
+      const name = stringField(raw, 'name');
+      return name !== undefined && isRecord(raw) ? [{ name, raw }] : [];
+    });
+  const control = robotDescriptionSchema.shape.control.safeParse(obj.control);
+  return {
+    ...(control.success ? { control: { rate_hz: control.data.rate_hz } } : {}),
+    joints: named('joints').map(({ name, raw }) => (typeof raw.type === 'string' ? { name, type: raw.type } : { name })),
+    cameras: named('cameras').map(({ name }) => ({ name })),
+    fingertips: named('fingertips').map(({ name }) => ({ name })),
+  };
+}
+
+/** Cross-field checks for an already parsed description (e.g. one built in code). */
+export function checkRobotDescription(robot: RobotDescription, file: string): ConfigProblem[] {
+  return checkRobotData(robot, file, lineLookup(file));
+}
+
+/** Reads and checks robot.yaml without throwing: every problem found, or the description. */
+export function readRobotDescription(file: string): RobotReadResult {
+  const parsed = readYamlFile(file);
+  if (!parsed.ok) return { problems: parsed.problems };
+  const { source } = parsed;
+  const validated = validateSource(robotDescriptionSchema, source);
+  const semantic = checkRobotData(source.data, file, source.lineOf);
+  const problems = sortByLine([...(validated.ok ? [] : validated.problems), ...semantic]);
+  if (validated.ok && problems.length === 0) return { robot: validated.value, problems, data: source.data };
+  return { problems, data: source.data };
+}
+
+export function loadRobotDescription(file: string): RobotDescription {
+  const result = readRobotDescription(file);
+  if (result.robot === undefined) {
+    const n = result.problems.length;
+    throw new ConfigError(result.problems, `${displayFile(file)}: robot description has ${n} problem${n === 1 ? '' : 's'}`);
+  }
+  return result.robot;
+}
+
+/** JSON Schema of robot.yaml as written (defaults optional), for editor completion. */
+export function robotJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(robotDescriptionSchema, { io: 'input' }) as Record<string, unknown>;
+  return { title: 'embody robot description (robot.yaml)', ...schema };
+}
