@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Pretest: install the Debian packages whose real programs the tests start (a test that needs an
+# absent part fails, it never skips). Idempotent: installs only what is missing, and runs
+# `apt-get update` at most once.
+set -euo pipefail
+
+declare -A package_for=(
+  [mosquitto]=mosquitto
+  [mosquitto_sub]=mosquitto-clients
+  [ffmpeg]=ffmpeg
+  [gst-launch-1.0]="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
+  [cyclictest]=rt-tests
+)
+
+missing=()
+for command in "${!package_for[@]}"; do
+  if ! command -v "$command" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$command" ]; then
+    # shellcheck disable=SC2206
+    missing+=(${package_for[$command]})
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-test-deps: all test programs present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: missing Debian packages: ${missing[*]}" >&2
+  echo "  install them as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-test-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-test-deps: installed ${missing[*]}"

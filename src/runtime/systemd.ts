@@ -1,0 +1,77 @@
+/**
+ * sd_notify for a Type=notify service: READY=1 once the control loop is healthy, STATUS=,
+ * WATCHDOG=1 only while ticks advance on time, STOPPING=1 on the way out. Hand-written on
+ * unix-dgram because Node's dgram has no Unix datagram sockets and the protocol is a few
+ * newline-separated assignments. Without $NOTIFY_SOCKET every call is a no-op, so the same
+ * binary runs under systemd, in a terminal, and in tests.
+ */
+import unix, { type UnixDgramSocket } from 'unix-dgram';
+
+export interface Notifier {
+  readonly enabled: boolean;
+  /** Half of $WATCHDOG_USEC when systemd expects pings from this process. */
+  readonly watchdogIntervalMs: number | undefined;
+  /** The last send failure, if any: notification never throws into the runtime. */
+  readonly lastError: Error | undefined;
+  ready(status?: string): void;
+  status(text: string): void;
+  stopping(): void;
+  watchdog(): void;
+  close(): void;
+}
+
+export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
+  const target = env.NOTIFY_SOCKET;
+  const watchdogUsec = Number(env.WATCHDOG_USEC);
+  const watchdogPid = env.WATCHDOG_PID === undefined ? process.pid : Number(env.WATCHDOG_PID);
+  const watchdogIntervalMs = target && watchdogUsec > 0 && watchdogPid === process.pid ? watchdogUsec / 2000 : undefined;
+  // An '@' names a socket in the abstract namespace: its address starts with a NUL byte.
+  const path = target?.startsWith('@') ? `\0${target.slice(1)}` : target;
+  let socket: UnixDgramSocket | undefined;
+  let lastError: Error | undefined;
+
+  const send = (message: string): void => {
+    if (!path) return;
+    try {
+      if (!socket) {
+        socket = unix.createSocket('unix_dgram');
+        socket.on('error', (error: Error) => (lastError = error));
+      }
+      const buffer = Buffer.from(message);
+      socket.sendto(buffer, 0, buffer.length, path);
+    } catch (error) {
+      lastError = error instanceof Error ? error : new Error(String(error));
+    }
+  };
+  const oneLine = (text: string): string => text.replace(/\n/g, ' ');
+
+  return {
+    enabled: Boolean(path),
+    watchdogIntervalMs,
+    get lastError() {
+      return lastError;
+    },
+    ready: (status) => send(status === undefined ? 'READY=1' : `READY=1\nSTATUS=${oneLine(status)}`),
+    status: (text) => send(`STATUS=${oneLine(text)}`),
+    stopping: () => send('STOPPING=1'),
+    watchdog: () => send('WATCHDOG=1'),
+    close: () => {
+      socket?.close();
+      socket = undefined;
+    },
+  };
+}
+
+/**
+ * Pet the watchdog at its interval, but only when `isHealthy()` says the loop is alive and on
+ * time: a stalled control worker must let systemd's watchdog fire. Returns the stop function.
+ */
+export function startWatchdog(notifier: Notifier, isHealthy: () => boolean): () => void {
+  const interval = notifier.watchdogIntervalMs;
+  if (interval === undefined) return () => undefined;
+  const timer = setInterval(() => {
+    if (isHealthy()) notifier.watchdog();
+  }, interval);
+  timer.unref();
+  return () => clearInterval(timer);
+}
