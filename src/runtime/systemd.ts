@@ -36,6 +36,9 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
       if (!socket) {
         socket = unix.createSocket('unix_dgram');
         socket.on('error', (error: Error) => (lastError = error));
+        // The notify socket's queue is full (systemd not reading): the message is lost, as
+        // sd_notify(3) would lose it; record it rather than queue without bound.
+        socket.on('congestion', () => (lastError = new Error(`sd_notify: ${target} is congested; message dropped`)));
       }
       const buffer = Buffer.from(message);
       socket.sendto(buffer, 0, buffer.length, path);
@@ -56,7 +59,11 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
     stopping: () => send('STOPPING=1'),
     watchdog: () => send('WATCHDOG=1'),
     close: () => {
-      socket?.close();
+      try {
+        socket?.close();
+      } catch (error) {
+        lastError = error instanceof Error ? error : new Error(String(error));
+      }
       socket = undefined;
     },
   };

@@ -69,6 +69,7 @@ describe('sd_notify', () => {
     expect(messages.length).toBe(count);
     healthy = true;
     await until(() => messages.length > count);
+    expect(new Set(messages)).toEqual(new Set(['WATCHDOG=1']));
   });
 
   it('ignores a WATCHDOG_USEC meant for another process', () => {
