@@ -18,8 +18,29 @@ export type ModeCode = (typeof Mode)[keyof typeof Mode];
 export const modeNames = ['BOOT', 'IDLE', 'ARMED', 'RUNNING', 'SAFE_STOP', 'FAULT', 'STOPPED'] as const;
 export type ModeName = (typeof modeNames)[number];
 
-export const OperatorCommand = { NONE: 0, ARM: 1, DISARM: 2, STOP: 3, RESET: 4 } as const;
+/** SHUTDOWN is internal (SIGTERM): a controlled stop, then the hardware's safe output state. */
+export const OperatorCommand = { NONE: 0, ARM: 1, DISARM: 2, STOP: 3, RESET: 4, SHUTDOWN: 5 } as const;
 export type OperatorCommandCode = (typeof OperatorCommand)[keyof typeof OperatorCommand];
+export const operatorCommandNames = ['none', 'arm', 'disarm', 'stop', 'reset', 'shutdown'] as const;
+
+export const CommandResult = {
+  ACCEPTED: 0,
+  NOT_READY: 1,
+  FAULT_LATCHED: 2,
+  NOTHING_TO_RESET: 3,
+  STILL_MOVING: 4,
+  HARDWARE_FAILING: 5,
+  WRONG_MODE: 6,
+} as const;
+export const commandResultReasons = [
+  'accepted',
+  'the control loop is still booting',
+  'a stop or fault is latched: send reset first',
+  'nothing is latched: reset only clears SAFE_STOP or FAULT',
+  'the robot is still decelerating: retry when it is at rest',
+  'the hardware is still reporting errors',
+  'not allowed in the current mode',
+] as const;
 
 /** Why something happened; the main thread turns codes into words for logs and MQTT. */
 export const Cause = {
@@ -103,6 +124,7 @@ export const Counter = {
   START_TIME_MS: 12,
   LAST_TICK_TIME_MS: 13,
   CLOCK_OVERRUN_TICKS: 14,
+  FIRST_TICK_TIME_MS: 15,
   SIZE: 16,
 } as const;
 
@@ -118,6 +140,8 @@ export interface SharedLayout {
   readonly jointCount: number;
   readonly horizon: number;
   readonly actionDim: number;
+  /** Floats of simulated-world state appended to the snapshot (0 on real hardware). */
+  readonly worldSize: number;
 }
 
 export interface SharedBuffers {
@@ -136,7 +160,7 @@ export interface SharedViews {
   readonly control: Int32Array;
   readonly counters: Float64Array;
   readonly lateness: Int32Array;
-  /** tick, time ms since start, mode, then position, velocity, effort, command (jointCount each). */
+  /** tick, time ms since start, mode, then position, velocity, effort, command (jointCount each), then world. */
   readonly snapshot: Float64Array;
   /** TRACE_CAPACITY records of traceRecordSize(jointCount). */
   readonly trace: Float64Array;
@@ -149,6 +173,10 @@ export const SNAPSHOT_HEADER = 3;
 export const TRACE_HEADER = 4; // tick, time ms, lateness µs, mode
 export const CHUNK_HEADER = 2;
 
+export function snapshotWorldOffset(jointCount: number): number {
+  return SNAPSHOT_HEADER + 4 * jointCount;
+}
+
 export function traceRecordSize(jointCount: number): number {
   return TRACE_HEADER + 4 * jointCount;
 }
@@ -160,7 +188,7 @@ export function allocateShared(layout: SharedLayout): SharedBuffers {
     control: new SharedArrayBuffer(Ctrl.SIZE * i32),
     counters: new SharedArrayBuffer(Counter.SIZE * f64),
     lateness: new SharedArrayBuffer((LATENESS_BINS_US + 1) * i32),
-    snapshot: new SharedArrayBuffer((SNAPSHOT_HEADER + 4 * layout.jointCount) * f64),
+    snapshot: new SharedArrayBuffer((SNAPSHOT_HEADER + 4 * layout.jointCount + layout.worldSize) * f64),
     trace: new SharedArrayBuffer(TRACE_CAPACITY * traceRecordSize(layout.jointCount) * f64),
     events: new SharedArrayBuffer(EVENT_CAPACITY * EVENT_RECORD * f64),
     chunk: new SharedArrayBuffer((CHUNK_HEADER + layout.horizon * layout.actionDim) * f64),

@@ -10,9 +10,9 @@
  * motion) to the velocity limit. A controlled stop decelerates within the acceleration limit.
  */
 import type { JointDescription } from '../hal/robot-description.js';
-import { SafeCommand, takeEnvelopeKey } from './safe-command.js';
+import { SafeCommand, takeEnvelopeKey, type EnvelopeKey } from './safe-command.js';
 
-const key = takeEnvelopeKey();
+const key: EnvelopeKey = takeEnvelopeKey();
 
 export const Verdict = { PASSED: 0, LIMITED: 1, REJECTED: 2 } as const;
 export type VerdictCode = (typeof Verdict)[keyof typeof Verdict];

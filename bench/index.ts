@@ -1,0 +1,54 @@
+/**
+ * `embody bench [NAME]` / `npm run bench -- NAME`: every benchmark beside its anchor in the
+ * same run, reported as a ratio, JSON written to bench/results/.
+ *   loop       tick lateness at 100/200/500 Hz, idle and full pipeline, beside cyclictest
+ *   inference  runtime inference path beside a bare session.run() loop
+ *   startup    process start to READY=1 and peak RSS (built CLI)
+ *   model      demo policy fp32 beside int8 (static QDQ)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { benchInference } from './inference.js';
+import { benchLoop } from './loop.js';
+import { benchStartup } from './startup.js';
+
+const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
+const robotFile = `${root}robots/sim-arm.yaml`;
+const names = ['inference', 'model', 'startup', 'loop'] as const;
+
+export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
+  const selected = name ? [name] : [...names];
+  const unknown = selected.filter((n) => !(names as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown benchmark '${unknown.join("', '")}'; choose from ${names.join(', ')}\n`);
+    return 2;
+  }
+  const results: Record<string, unknown> = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, at: new Date().toISOString() };
+  for (const bench of selected) {
+    if (bench === 'loop') results.loop = await benchLoop(robotFile, { seconds: options.seconds });
+    if (bench === 'inference') {
+      const r = await benchInference(robotFile);
+      results.inference = r;
+      process.stdout.write(
+        `inference: bare session.run p50 ${r.bareP50Ms.toFixed(3)} ms, runtime path p50 ${r.runtimeP50Ms.toFixed(3)} ms -> overhead ${(100 * r.overhead).toFixed(1)}% (target <= 10%)\n`,
+      );
+    }
+    if (bench === 'startup') {
+      const r = await benchStartup();
+      results.startup = r;
+      process.stdout.write(`startup: READY=1 after ${r.readyMs.toFixed(0)} ms (target <= 1500), peak RSS ${r.peakRssMb} MB (target <= 250)\n`);
+    }
+    if (bench === 'model') {
+      const { benchModelPrecision } = await import('./model-precision.js');
+      const r = await benchModelPrecision();
+      results.model = r;
+      process.stdout.write(`model: fp32 p50 ${r.fp32.p50Us.toFixed(1)} µs, int8 p50 ${r.int8.p50Us.toFixed(1)} µs, fp32/int8 ${r.ratio.toFixed(2)}\n`);
+    }
+  }
+  const directory = `${root}bench/results`;
+  mkdirSync(directory, { recursive: true });
+  const file = `${directory}/${name ?? 'all'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(`results: ${file}\n`);
+  return 0;
+}

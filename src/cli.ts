@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * The `embody` command: parses arguments and dispatches, nothing else.
+ */
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+const packageRoot = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
+const defaultRobot = `${packageRoot}robots/sim-arm.yaml`;
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds > 0');
+  return n;
+}
+
+const program = new Command()
+  .name('embody')
+  .description('On-robot runtime: one learned policy drives any robot body described in YAML')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run the robot: control loop, policy, telemetry (no flags: the simulated arm with the demo policy)')
+  .option('--robot <file>', 'robot description (YAML)', defaultRobot)
+  .option('--policy <file>', 'policy manifest (YAML) overriding the one robot.yaml names')
+  .option('--duration <s>', 'stop after this many seconds', seconds)
+  .option('--broker <url>', "MQTT broker URL, 'embedded' (aedes on localhost) or 'none'", 'embedded')
+  .option('--report <file>', 'write the run report (JSON) here at the end')
+  .option('--trace <file>', 'write one JSON line per control tick here')
+  .addOption(new Option('--arm', 'arm as soon as the loop is ready (default: only for fully simulated robots)'))
+  .addOption(new Option('--no-arm', 'wait for an operator arm command'))
+  .option('--log-level <level>', 'pino log level', 'info')
+  .action(async (options: RunCliOptions) => {
+    const { runCommand } = await import('./runtime/commands.js');
+    process.exitCode = await runCommand(options);
+  });
+
+program
+  .command('check')
+  .description('validate robot.yaml, its policy manifest and model; print every problem with a fix')
+  .option('--robot <file>', 'robot description (YAML)', defaultRobot)
+  .option('--policy <file>', 'policy manifest (YAML) overriding the one robot.yaml names')
+  .action(async (options: { robot: string; policy?: string }) => {
+    const { checkCommand } = await import('./runtime/commands.js');
+    process.exitCode = await checkCommand(options);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of robot.yaml (for editor completion)')
+  .action(async () => {
+    const { schemaCommand } = await import('./runtime/commands.js');
+    schemaCommand();
+  });
+
+const model = program.command('model').description('inspect or benchmark an ONNX policy');
+model
+  .command('inspect')
+  .argument('<model>', 'ONNX file')
+  .description('inputs, outputs, types, shapes and quantization')
+  .action(async (file: string) => {
+    const { modelInspectCommand } = await import('./runtime/commands.js');
+    process.exitCode = await modelInspectCommand(file);
+  });
+model
+  .command('bench')
+  .argument('<model>', 'ONNX file')
+  .option('--rate <hz>', 'policy rate to compare against (budget = 1/rate)', '20')
+  .option('--runs <n>', 'timed runs', '500')
+  .description('latency of session.run() on random inputs against the control budget')
+  .action(async (file: string, options: { rate: string; runs: string }) => {
+    const { modelBenchCommand } = await import('./runtime/commands.js');
+    process.exitCode = await modelBenchCommand(file, Number(options.rate), Number(options.runs));
+  });
+
+program
+  .command('bench')
+  .argument('[name]', "benchmark to run: 'loop', 'model' or all")
+  .option('--seconds <s>', 'seconds per measurement', seconds)
+  .description('benchmarks, each beside its anchor in the same run; JSON to bench/results/')
+  .action(async (name: string | undefined, options: { seconds?: number }) => {
+    const { benchCommand } = await import('../bench/index.js');
+    process.exitCode = await benchCommand(name, options);
+  });
+
+export interface RunCliOptions {
+  robot: string;
+  policy?: string;
+  duration?: number;
+  broker: string;
+  report?: string;
+  trace?: string;
+  arm?: boolean;
+  logLevel: string;
+}
+
+await program.parseAsync(process.argv);

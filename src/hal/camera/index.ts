@@ -1,0 +1,53 @@
+/**
+ * Camera sources for the pipeline. Each camera is an Observable of frames; a frame's buffer is
+ * reused by its source (two alternating buffers), so subscribers copy what they keep.
+ * The sim backend renders the simulated world as the control worker last published it; real
+ * backends (child processes writing raw frames) arrive with the touch issue.
+ */
+import { interval, map, filter, type Observable } from 'rxjs';
+import type { CameraDescription, RobotDescription } from '../robot-description.js';
+import type { HardwareOptions } from '../index.js';
+import type { Frame } from '../types.js';
+import { createRandom, describeWorld, renderWristFrame, SimPlant, worldTask } from '../sim/index.js';
+
+/** What the cameras look at: for the sim, the world state copied out of the worker's snapshot. */
+export interface CameraWorld {
+  /** Copy the latest world state into `out`; false when none is available yet. */
+  read(out: Float64Array): boolean;
+  /** One short phrase for the status line. */
+  describe(world: Float64Array): string;
+  /** What the task came to, for the run report. */
+  task(world: Float64Array): Readonly<Record<string, number | boolean>>;
+}
+
+export function openCameraWorld(
+  robot: RobotDescription,
+  _hardware: HardwareOptions,
+  read: (out: Float64Array) => boolean,
+): CameraWorld | undefined {
+  if (robot.cameras.length === 0 && !robot.sim) return undefined;
+  return { read, describe: (world) => describeWorld(world), task: (world) => worldTask(world) };
+}
+
+export function cameraFrames(camera: CameraDescription, robot: RobotDescription, world: CameraWorld | undefined): Observable<Frame> {
+  if (!world) throw new Error(`camera '${camera.name}': backend 'sim' needs the simulated world`);
+  const size = camera.width * camera.height * 3;
+  const buffers = [new Uint8Array(size), new Uint8Array(size)];
+  const state = new Float64Array(SimPlant.snapshotSizeFor(robot));
+  const rng = createRandom((robot.sim?.seed ?? 1) * 7919 + camera.name.length);
+  const fingertips = robot.fingertips.filter((f) => f.camera === camera.name);
+  const noise = robot.sim?.camera_noise ?? 0;
+  let sequence = 0;
+  const frame = { camera: camera.name, sequence: 0, timestampMs: 0, width: camera.width, height: camera.height, data: buffers[0] };
+  return interval(1000 / camera.fps).pipe(
+    filter(() => world.read(state)),
+    map(() => {
+      const data = buffers[sequence & 1];
+      renderWristFrame(state, camera, fingertips, noise, rng, data);
+      frame.sequence = ++sequence;
+      frame.timestampMs = performance.now();
+      frame.data = data;
+      return frame as Frame;
+    }),
+  );
+}

@@ -1,0 +1,323 @@
+/**
+ * The main thread's handle on the control worker: starts it, sends operator commands, hands
+ * over action chunks, and turns the worker's shared-memory rings into Observables for the
+ * rest of the pipeline. Nothing here runs on the control path; it only reads what the worker
+ * published and writes cells the worker polls once per tick.
+ */
+import { Worker } from 'node:worker_threads';
+import { Observable, Subject, interval, mergeMap, from, share, takeUntil } from 'rxjs';
+import type { RobotDescription } from '../hal/robot-description.js';
+import type { HardwareOptions } from '../hal/index.js';
+import {
+  allocateShared,
+  CHUNK_HEADER,
+  commandResultReasons,
+  Counter,
+  Ctrl,
+  EVENT_CAPACITY,
+  EVENT_RECORD,
+  Mode,
+  OperatorCommand,
+  SNAPSHOT_HEADER,
+  TRACE_CAPACITY,
+  traceRecordSize,
+  viewShared,
+  type ModeCode,
+  type OperatorCommandCode,
+  type SharedBuffers,
+  type SharedLayout,
+  type SharedViews,
+} from './shared-state.js';
+
+export interface ControlWorkerData {
+  readonly robot: RobotDescription;
+  readonly layout: SharedLayout;
+  readonly buffers: SharedBuffers;
+  readonly outputJoints: readonly number[];
+  readonly ticksPerAction: number;
+  readonly blendSteps: number;
+  readonly replanAfter: number;
+  readonly autoArm: boolean;
+  readonly spinMs?: number;
+  readonly hardware: HardwareOptions;
+}
+
+export interface ControlThreadOptions extends Omit<ControlWorkerData, 'layout' | 'buffers'> {
+  readonly horizon: number;
+  readonly worldSize: number;
+}
+
+/** One record of the worker's event ring, decoded. */
+export interface ControlEvent {
+  readonly tick: number;
+  readonly kind: number;
+  readonly code: number;
+  readonly from: ModeCode;
+  readonly to: ModeCode;
+  readonly value: number;
+}
+
+export interface CommandOutcome {
+  readonly ok: boolean;
+  readonly reason?: string;
+}
+
+export class ControlThread {
+  readonly shared: SharedViews;
+  readonly events$: Observable<ControlEvent>;
+  readonly chunkRequests$: Observable<number>;
+  /** Resolves when the loop reports READY; rejects if the worker fails first. */
+  readonly ready: Promise<void>;
+  /** Resolves when the worker has exited (after a shutdown or a failure). */
+  readonly exited: Promise<number>;
+  readonly #worker: Worker;
+  readonly #stop$ = new Subject<void>();
+  #commandChain: Promise<unknown> = Promise.resolve();
+  #eventRead = 0;
+  #traceRead = 0;
+  #chunkSeq = 0;
+  #failure: string | undefined;
+
+  constructor(options: ControlThreadOptions) {
+    const layout: SharedLayout = {
+      jointCount: options.robot.joints.length,
+      horizon: options.horizon,
+      actionDim: options.outputJoints.length,
+      worldSize: options.worldSize,
+    };
+    const buffers = allocateShared(layout);
+    this.shared = viewShared(layout, buffers);
+    Atomics.store(this.shared.control, Ctrl.RUN, 1);
+    const data: ControlWorkerData = {
+      robot: options.robot,
+      layout,
+      buffers,
+      outputJoints: options.outputJoints,
+      ticksPerAction: options.ticksPerAction,
+      blendSteps: options.blendSteps,
+      replanAfter: options.replanAfter,
+      autoArm: options.autoArm,
+      spinMs: options.spinMs,
+      hardware: options.hardware,
+    };
+    // Under the test runner this module is TypeScript source, but a worker thread cannot load
+    // TypeScript (loader hooks do not reach it): it runs the build, which `npm test` makes first.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? '../../dist/src/runtime/control-worker.js' : './control-worker.js', import.meta.url);
+    this.#worker = new Worker(entry, { workerData: data });
+    this.#worker.on('message', (message: { type?: string; message?: string }) => {
+      if (message.type === 'error') this.#failure = message.message;
+    });
+    this.exited = new Promise((resolve) => {
+      this.#worker.once('error', (error) => {
+        this.#failure ??= error.message;
+      });
+      this.#worker.once('exit', (code) => {
+        this.#stop$.next();
+        resolve(code);
+      });
+    });
+    this.ready = this.#waitReady();
+    this.events$ = interval(10).pipe(
+      mergeMap(() => from(this.drainEvents())),
+      takeUntil(this.#stop$),
+      share(),
+    );
+    this.chunkRequests$ = new Observable<number>((subscriber) => {
+      let seen = Atomics.load(this.shared.control, Ctrl.CHUNK_REQUEST_SEQ);
+      let closed = false;
+      const wait = (): void => {
+        if (closed) return;
+        const result = Atomics.waitAsync(this.shared.control, Ctrl.CHUNK_REQUEST_SEQ, seen, 200);
+        const next = (): void => {
+          const now = Atomics.load(this.shared.control, Ctrl.CHUNK_REQUEST_SEQ);
+          if (now !== seen) {
+            seen = now;
+            subscriber.next(now);
+          }
+          if (Atomics.load(this.shared.control, Ctrl.EXITED) === 1) subscriber.complete();
+          else wait();
+        };
+        if (result.async) void result.value.then(next);
+        else setImmediate(next);
+      };
+      wait();
+      return () => {
+        closed = true;
+      };
+    }).pipe(takeUntil(this.#stop$), share());
+  }
+
+  get mode(): ModeCode {
+    return Atomics.load(this.shared.control, Ctrl.MODE) as ModeCode;
+  }
+
+  get hasExited(): boolean {
+    return Atomics.load(this.shared.control, Ctrl.EXITED) === 1;
+  }
+
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  counter(index: number): number {
+    return this.shared.counters[index];
+  }
+
+  /**
+   * Send an operator command and wait for the worker's verdict. Commands are serialised:
+   * the worker has one mailbox cell and answers within a tick.
+   */
+  command(code: OperatorCommandCode, timeoutMs = 1000): Promise<CommandOutcome> {
+    const run = async (): Promise<CommandOutcome> => {
+      const control = this.shared.control;
+      if (Atomics.load(control, Ctrl.EXITED) === 1) return { ok: false, reason: 'the control loop has stopped' };
+      const seq = Atomics.load(control, Ctrl.COMMAND_SEQ) + 1;
+      Atomics.store(control, Ctrl.COMMAND_CODE, code);
+      Atomics.store(control, Ctrl.COMMAND_SEQ, seq);
+      const deadline = performance.now() + timeoutMs;
+      while (Atomics.load(control, Ctrl.COMMAND_ACK_SEQ) !== seq) {
+        const left = deadline - performance.now();
+        if (left <= 0) return { ok: false, reason: 'the control loop did not answer in time' };
+        const acked = Atomics.load(control, Ctrl.COMMAND_ACK_SEQ);
+        const wait = Atomics.waitAsync(control, Ctrl.COMMAND_ACK_SEQ, acked, Math.min(left, 50));
+        if (wait.async) await wait.value;
+      }
+      const result = Atomics.load(control, Ctrl.COMMAND_RESULT);
+      return result === 0 ? { ok: true } : { ok: false, reason: commandResultReasons[result] ?? `refused (${result})` };
+    };
+    const outcome = this.#commandChain.then(run, run);
+    this.#commandChain = outcome;
+    return outcome;
+  }
+
+  /** Hand a chunk of absolute targets (robot units) computed from the observation at obsTick. */
+  publishChunk(obsTick: number, values: Float32Array | Float64Array, count: number): void {
+    const chunk = this.shared.chunk;
+    chunk[0] = obsTick;
+    chunk[1] = count;
+    const n = count * this.shared.layout.actionDim;
+    for (let i = 0; i < n; i++) chunk[CHUNK_HEADER + i] = values[i];
+    Atomics.store(this.shared.control, Ctrl.CHUNK_SEQ, ++this.#chunkSeq);
+  }
+
+  /** Copy the latest consistent snapshot into `out`; false if the worker kept writing. */
+  readSnapshot(out: Float64Array): boolean {
+    const control = this.shared.control;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const before = Atomics.load(control, Ctrl.SNAPSHOT_SEQ);
+      if (before % 2 === 1) continue;
+      out.set(this.shared.snapshot);
+      if (Atomics.load(control, Ctrl.SNAPSHOT_SEQ) === before) return before > 0;
+    }
+    return false;
+  }
+
+  get snapshotSize(): number {
+    return this.shared.snapshot.length;
+  }
+
+  static snapshotTick(snapshot: Float64Array): number {
+    return snapshot[0];
+  }
+
+  static snapshotPositions(snapshot: Float64Array, jointCount: number): Float64Array {
+    return snapshot.subarray(SNAPSHOT_HEADER, SNAPSHOT_HEADER + jointCount);
+  }
+
+  drainEvents(): ControlEvent[] {
+    const control = this.shared.control;
+    const write = Atomics.load(control, Ctrl.EVENT_WRITE);
+    const out: ControlEvent[] = [];
+    if (write - this.#eventRead > EVENT_CAPACITY) this.#eventRead = write - EVENT_CAPACITY;
+    const events = this.shared.events;
+    for (; this.#eventRead < write; this.#eventRead++) {
+      const b = (this.#eventRead % EVENT_CAPACITY) * EVENT_RECORD;
+      out.push({
+        tick: events[b],
+        kind: events[b + 1],
+        code: events[b + 2],
+        from: events[b + 3] as ModeCode,
+        to: events[b + 4] as ModeCode,
+        value: events[b + 5],
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Hand every trace record written since the last drain to `record` (a view that is reused;
+   * copy what you keep). Returns how many records were lost because the ring wrapped.
+   */
+  drainTrace(record: (values: Float64Array) => void): number {
+    const control = this.shared.control;
+    const write = Atomics.load(control, Ctrl.TRACE_WRITE);
+    let lost = 0;
+    // Leave a margin: the worker may be writing the oldest slot right now.
+    if (write - this.#traceRead > TRACE_CAPACITY - 16) {
+      lost = write - (TRACE_CAPACITY - 16) - this.#traceRead;
+      this.#traceRead = write - (TRACE_CAPACITY - 16);
+    }
+    const size = traceRecordSize(this.shared.layout.jointCount);
+    for (; this.#traceRead < write; this.#traceRead++) {
+      const base = (this.#traceRead % TRACE_CAPACITY) * size;
+      record(this.shared.trace.subarray(base, base + size));
+    }
+    return lost;
+  }
+
+  /** Lateness histogram percentiles, µs. */
+  latenessPercentiles(): { p50: number; p99: number; max: number } {
+    const bins = this.shared.lateness;
+    let total = 0;
+    for (let i = 0; i < bins.length; i++) total += bins[i];
+    const pick = (q: number): number => {
+      const target = Math.ceil(q * total);
+      let seen = 0;
+      for (let i = 0; i < bins.length; i++) {
+        seen += bins[i];
+        if (seen >= target) return i;
+      }
+      return bins.length - 1;
+    };
+    return {
+      p50: total ? pick(0.5) : 0,
+      p99: total ? pick(0.99) : 0,
+      max: this.shared.counters[Counter.MAX_LATENESS_NS] / 1000,
+    };
+  }
+
+  /** Controlled stop, then the hardware's safe state; forces the loop down after the timeout. */
+  async shutdown(timeoutMs = 3000): Promise<{ controlled: boolean; exitCode: number }> {
+    const control = this.shared.control;
+    let controlled = true;
+    if (Atomics.load(control, Ctrl.EXITED) !== 1) {
+      await this.command(OperatorCommand.SHUTDOWN, 500);
+      const deadline = performance.now() + timeoutMs;
+      while (Atomics.load(control, Ctrl.EXITED) !== 1 && performance.now() < deadline) {
+        const wait = Atomics.waitAsync(control, Ctrl.EXITED, 0, 50);
+        if (wait.async) await wait.value;
+      }
+      if (Atomics.load(control, Ctrl.EXITED) !== 1) {
+        controlled = false;
+        Atomics.store(control, Ctrl.RUN, 0);
+      }
+    }
+    const exitCode = await this.exited;
+    return { controlled, exitCode };
+  }
+
+  async #waitReady(): Promise<void> {
+    const control = this.shared.control;
+    for (;;) {
+      if (Atomics.load(control, Ctrl.READY) === 1) return;
+      if (Atomics.load(control, Ctrl.EXITED) === 1 || this.#failure) {
+        throw new Error(`control worker failed to start: ${this.#failure ?? 'it exited'}`);
+      }
+      const wait = Atomics.waitAsync(control, Ctrl.READY, 0, 20);
+      if (wait.async) await wait.value;
+    }
+  }
+}
+
+export { Mode };

@@ -1,0 +1,56 @@
+/**
+ * Entry point of the control worker thread. It owns the hardware and the clock: once the loop
+ * starts, this thread never returns to its event loop until the robot is stopped, so it talks
+ * to the main thread only through the shared memory in shared-state.ts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openRobotHardware } from '../hal/index.js';
+import { preciseClock } from './clock.js';
+import { ControlLoop } from './control-loop.js';
+import { Counter, Ctrl, Mode, viewShared } from './shared-state.js';
+import type { ControlWorkerData } from './control-thread.js';
+
+const data = workerData as ControlWorkerData;
+const shared = viewShared(data.layout, data.buffers);
+const control = shared.control;
+
+function fail(error: unknown): never {
+  parentPort?.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  Atomics.store(control, Ctrl.EXITED, 1);
+  Atomics.notify(control, Ctrl.EXITED);
+  process.exit(1);
+}
+
+let loop: ControlLoop;
+try {
+  const hardware = openRobotHardware(data.robot, data.hardware);
+  hardware.joints.open();
+  loop = new ControlLoop({
+    robot: data.robot,
+    hardware,
+    shared,
+    outputJoints: data.outputJoints,
+    ticksPerAction: data.ticksPerAction,
+    blendSteps: data.blendSteps,
+    replanAfter: data.replanAfter,
+    autoArm: data.autoArm,
+  });
+} catch (error) {
+  fail(error);
+}
+
+shared.counters.fill(0);
+shared.counters[Counter.START_TIME_MS] = performance.now() + performance.timeOrigin;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+preciseClock({
+  periodMs: 1000 / data.robot.control.rate_hz,
+  spinMs: data.spinMs,
+  sleepCell,
+  running: () => loop.running && Atomics.load(control, Ctrl.RUN) === 1,
+}).subscribe((reading) => {
+  loop.tick(reading);
+  if (loop.mode === Mode.STOPPED) loop.close();
+});
+loop.close();
+Atomics.store(control, Ctrl.EXITED, 1);
+Atomics.notify(control, Ctrl.EXITED);

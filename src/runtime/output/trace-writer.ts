@@ -1,0 +1,69 @@
+/**
+ * The per-tick trace as JSON lines: what the plant reported and what the HAL actually sent.
+ * Drained from the worker's ring on the main thread and written through a bounded stream;
+ * every line is written whole, so a file cut by kill -9 is readable up to its last line.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { modeNames, TRACE_HEADER } from '../shared-state.js';
+
+export class TraceWriter {
+  readonly #stream: WriteStream;
+  readonly #joints: readonly string[];
+  #lines = 0;
+  #lost = 0;
+  #pending: string[] = [];
+
+  constructor(file: string, joints: readonly string[]) {
+    this.#stream = createWriteStream(file, { flags: 'w' });
+    this.#joints = joints;
+  }
+
+  get lines(): number {
+    return this.#lines;
+  }
+
+  get lost(): number {
+    return this.#lost;
+  }
+
+  countLost(records: number): void {
+    this.#lost += records;
+  }
+
+  /** Format one ring record (tick, t ms, lateness µs, mode, then 4 x joints). */
+  add(record: Float64Array): void {
+    const n = this.#joints.length;
+    const slice = (k: number): number[] => Array.from(record.subarray(TRACE_HEADER + k * n, TRACE_HEADER + (k + 1) * n), round6);
+    this.#pending.push(
+      JSON.stringify({
+        tick: record[0],
+        t_ms: Math.round(record[1] * 1000) / 1000,
+        lateness_us: Math.round(record[2] * 10) / 10,
+        mode: modeNames[record[3]] ?? record[3],
+        position: slice(0),
+        velocity: slice(1),
+        effort: slice(2),
+        command: slice(3),
+      }),
+    );
+    this.#lines++;
+  }
+
+  /** Write what was added since the last flush as one chunk. */
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    this.#stream.write(this.#pending.join('\n') + '\n');
+    this.#pending = [];
+  }
+
+  close(): Promise<void> {
+    this.flush();
+    return new Promise((resolve, reject) => {
+      this.#stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
+    });
+  }
+}
+
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}

@@ -1,0 +1,110 @@
+/**
+ * Runs the policy when the control worker asks for a chunk: build the observation, one
+ * session.run() on the process-lifetime session, turn the normalised output into absolute
+ * joint targets in robot units, hand the chunk to the worker. Inference latency is kept in a
+ * fixed ring for percentiles.
+ */
+import type * as ort from 'onnxruntime-node';
+import type { RobotDescription } from '../../hal/robot-description.js';
+import { SNAPSHOT_HEADER } from '../shared-state.js';
+import type { PolicyManifest } from './manifest.js';
+import { createObservationBuilder, type ObservationGap, type ObservationSources } from './observation.js';
+
+export interface ChunkSink {
+  publishChunk(obsTick: number, values: Float64Array, count: number): void;
+}
+
+export interface InferenceResult {
+  readonly obsTick: number;
+  readonly latencyMs: number;
+  readonly gap: ObservationGap;
+}
+
+const LATENCY_RING = 4096;
+
+export class PolicyRunner {
+  readonly #session: ort.InferenceSession;
+  readonly #manifest: PolicyManifest;
+  readonly #build: ReturnType<typeof createObservationBuilder>;
+  readonly #chunk: Float64Array;
+  readonly #outputJoints: Int32Array;
+  readonly #latencies = new Float64Array(LATENCY_RING);
+  #runs = 0;
+  #skipped = 0;
+  #nonFinite = 0;
+
+  constructor(session: ort.InferenceSession, manifest: PolicyManifest, robot: RobotDescription) {
+    this.#session = session;
+    this.#manifest = manifest;
+    const types: Record<string, string> = {};
+    for (const meta of session.inputMetadata) if (meta.isTensor) types[meta.name] = meta.type;
+    this.#build = createObservationBuilder(manifest, robot, types);
+    const names = robot.joints.map((j) => j.name);
+    this.#outputJoints = Int32Array.from(manifest.output.joints.map((j) => names.indexOf(j)));
+    this.#chunk = new Float64Array(manifest.output.horizon * manifest.output.joints.length);
+  }
+
+  /** Robot joint index of each action dimension. */
+  get outputJoints(): readonly number[] {
+    return Array.from(this.#outputJoints);
+  }
+
+  get runs(): number {
+    return this.#runs;
+  }
+
+  /** Requests answered with nothing because an input (a camera frame) was missing. */
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  /** Chunks that contained NaN/Inf; they still go to the worker, whose envelope rejects them. */
+  get nonFinite(): number {
+    return this.#nonFinite;
+  }
+
+  async infer(sources: ObservationSources, sink: ChunkSink): Promise<InferenceResult> {
+    const obsTick = sources.snapshot[0];
+    const gap = this.#build.build(sources);
+    if (gap) {
+      this.#skipped++;
+      return { obsTick, latencyMs: 0, gap };
+    }
+    const started = performance.now();
+    const outputs = await this.#session.run(this.#build.feeds);
+    const latencyMs = performance.now() - started;
+    this.#latencies[this.#runs % LATENCY_RING] = latencyMs;
+    this.#runs++;
+    const { output } = this.#manifest;
+    const tensor = outputs[output.name];
+    const raw = tensor.data as Float32Array;
+    const dim = output.joints.length;
+    const count = Math.min(output.horizon, Math.floor(raw.length / dim));
+    const chunk = this.#chunk;
+    const mean = output.normalize?.mean;
+    const std = output.normalize?.std;
+    let finite = true;
+    for (let k = 0; k < count; k++) {
+      for (let d = 0; d < dim; d++) {
+        let v = raw[k * dim + d];
+        if (mean && std) v = v * std[d] + mean[d];
+        if (output.mode === 'delta') v += sources.snapshot[SNAPSHOT_HEADER + this.#outputJoints[d]];
+        if (!Number.isFinite(v)) finite = false;
+        chunk[k * dim + d] = v;
+      }
+    }
+    if (!finite) this.#nonFinite++;
+    sink.publishChunk(obsTick, chunk, count);
+    return { obsTick, latencyMs, gap: undefined };
+  }
+
+  /** Inference latency percentiles over the recent ring, ms (the cold first run excluded). */
+  latencyPercentiles(): { p50: number; p99: number; max: number; count: number } {
+    const n = Math.min(this.#runs, LATENCY_RING);
+    const skipCold = this.#runs <= LATENCY_RING ? 1 : 0;
+    const values = Array.from(this.#latencies.subarray(skipCold, n)).sort((a, b) => a - b);
+    if (values.length === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
+    const at = (q: number): number => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)];
+    return { p50: at(0.5), p99: at(0.99), max: values[values.length - 1], count: values.length };
+  }
+}

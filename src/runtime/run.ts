@@ -1,0 +1,414 @@
+/**
+ * `embody run`: the whole pipeline, wired with rxjs.
+ *
+ *   cameras$ ──► latest frame ──► touch estimator ──┐
+ *   chunkRequests$ (from the control worker) ───────┴► observation ► session.run ► chunk ► worker
+ *   events$ (worker's ring) ──► logs, MQTT events, report
+ *   sampled snapshot ──► MQTT state, status line, watchdog
+ *
+ * The control loop itself runs in the worker (control-thread.ts); this file only feeds and
+ * watches it. Teardown is subscription disposal, then a controlled stop of the worker.
+ */
+import { basename } from 'node:path';
+import { exhaustMap, from, interval, Subscription } from 'rxjs';
+import { cameraFrames, openCameraWorld } from '../hal/camera/index.js';
+import { hardwareWorldSize, type HardwareOptions } from '../hal/index.js';
+import type { Frame } from '../hal/types.js';
+import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
+import { connectTelemetry, startEmbeddedBroker, type TelemetryLink } from '../telemetry/index.js';
+import { loadConfig } from './config/index.js';
+import { ControlThread, type ControlEvent } from './control-thread.js';
+import type { Logger } from './logger.js';
+import { writeReport, type ModeTransition, type RunReport } from './output/report.js';
+import { StatusLine } from './output/status-line.js';
+import { TraceWriter } from './output/trace-writer.js';
+import { PolicyRunner, type InferenceResult } from './policy/runner.js';
+import {
+  Cause,
+  causeNames,
+  CommandResult,
+  commandResultReasons,
+  Counter,
+  EventKind,
+  eventKindNames,
+  Mode,
+  modeNames,
+  OperatorCommand,
+  operatorCommandNames,
+  snapshotWorldOffset,
+} from './shared-state.js';
+import { createNotifier, startWatchdog } from './systemd.js';
+
+export interface RunOptions {
+  readonly robotFile: string;
+  readonly policyOverride?: string;
+  readonly durationS?: number;
+  /** 'embedded' (aedes on localhost), 'none', or a broker URL. */
+  readonly broker: string;
+  readonly reportFile?: string;
+  readonly traceFile?: string;
+  /** Arm when ready; undefined means: only when every driver is simulated. */
+  readonly autoArm?: boolean;
+  readonly hardware?: HardwareOptions;
+  readonly log: Logger;
+  readonly statusLine?: StatusLine;
+  /** Resolves when the caller wants to stop (signals). */
+  readonly stopRequested?: Promise<string>;
+}
+
+export async function runRobot(options: RunOptions): Promise<RunReport> {
+  const { log } = options;
+  const startedAt = new Date();
+  const config = await loadConfig(options.robotFile, { policyOverride: options.policyOverride });
+  const { robot, manifest } = config;
+  const hardware: HardwareOptions = options.hardware ?? { kind: 'sim' };
+  const allSimulated = robot.joints.every((j) => j.driver.kind === 'sim');
+  const autoArm = options.autoArm ?? allSimulated;
+  const runner = new PolicyRunner(config.session, manifest, robot);
+  const ticksPerAction = robot.control.rate_hz / manifest.rate_hz;
+
+  const notifier = createNotifier();
+  notifier.status('starting control loop');
+  const worldSize = hardwareWorldSize(robot, hardware);
+  const control = new ControlThread({
+    robot,
+    horizon: manifest.output.horizon,
+    outputJoints: runner.outputJoints,
+    ticksPerAction,
+    blendSteps: manifest.blend_steps,
+    replanAfter: manifest.replan_after,
+    autoArm,
+    worldSize,
+    hardware,
+  });
+  const jointCount = robot.joints.length;
+  const snapshot = new Float64Array(control.snapshotSize);
+  const readWorld = (out: Float64Array): boolean => {
+    if (!control.readSnapshot(snapshot)) return false;
+    out.set(snapshot.subarray(snapshotWorldOffset(jointCount)));
+    return true;
+  };
+
+  const subscriptions = new Subscription();
+  const transitions: ModeTransition[] = [];
+  let telemetry: TelemetryLink | undefined;
+  let broker: { close(): Promise<void>; url: string } | undefined;
+  let trace: TraceWriter | undefined;
+  let instruction = '';
+
+  try {
+    await control.ready;
+    log.info({ robot: robot.robot_id, policy: manifest.name, rate_hz: robot.control.rate_hz, auto_arm: autoArm }, 'control loop ready');
+    notifier.ready(`mode IDLE, ${robot.control.rate_hz} Hz`);
+
+    // Cameras and touch.
+    const frames = new Map<string, Frame>();
+    const world = openCameraWorld(robot, hardware, readWorld);
+    const estimators = new Map<string, TouchEstimator>();
+    for (const camera of robot.cameras) {
+      const pads = robot.fingertips.filter((f) => f.camera === camera.name);
+      if (pads.length > 0) estimators.set(camera.name, createTouchEstimator(pads, camera.width, camera.height));
+    }
+    const touch = {
+      contact: new Float64Array(robot.fingertips.length),
+      force: new Float64Array(robot.fingertips.length),
+      area: new Float64Array(robot.fingertips.length),
+    };
+    for (const camera of robot.cameras) {
+      const estimator = estimators.get(camera.name);
+      // Robot fingertip index of each pad this camera's estimator reports, in its order.
+      const pads = robot.fingertips.flatMap((f, i) => (f.camera === camera.name ? [i] : []));
+      subscriptions.add(
+        cameraFrames(camera, robot, world).subscribe((frame) => {
+          frames.set(camera.name, frame);
+          if (!estimator) return;
+          estimator.update(frame.data);
+          for (let k = 0; k < pads.length; k++) {
+            touch.contact[pads[k]] = estimator.contact[k];
+            touch.force[pads[k]] = estimator.force[k];
+            touch.area[pads[k]] = estimator.area[k];
+          }
+        }),
+      );
+    }
+
+    // Inference on request from the worker. exhaustMap: the worker never asks twice before
+    // it got an answer, and a slow run must not queue up stale observations.
+    const obsSnapshot = new Float64Array(control.snapshotSize);
+    const sources = {
+      snapshot: obsSnapshot,
+      frame: (name: string) => frames.get(name),
+      touch,
+      get instruction() {
+        return instruction;
+      },
+    };
+    let lastGapLog = 0;
+    // At start the camera and the touch reference may lag the first request by a few frames:
+    // retry for a while instead of leaving the worker to time out its request.
+    const inferWhenInputsArrive = async (): Promise<InferenceResult> => {
+      const deadline = performance.now() + 400;
+      for (;;) {
+        control.readSnapshot(obsSnapshot);
+        const result = await runner.infer(sources, control);
+        if (!result.gap || performance.now() > deadline) return result;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    subscriptions.add(
+      control.chunkRequests$
+        .pipe(
+          exhaustMap(() => from(inferWhenInputsArrive())),
+        )
+        .subscribe({
+          next: (result) => {
+            if (result.gap && performance.now() - lastGapLog > 1000) {
+              lastGapLog = performance.now();
+              log.warn({ missing: result.gap.missing }, 'observation incomplete: no chunk sent, the loop holds');
+            }
+          },
+          error: (error: unknown) => log.error({ err: error }, 'inference failed: the loop holds and starves'),
+        }),
+    );
+
+    // Telemetry.
+    if (options.broker !== 'none') {
+      let url = options.broker;
+      if (url === 'embedded') {
+        broker = await startEmbeddedBroker({ port: 1883 });
+        url = broker.url;
+        log.info({ url }, 'embedded MQTT broker listening: mosquitto_sub -h 127.0.0.1 -p %s -t "embody/#" -v');
+      }
+      telemetry = connectTelemetry({ url, robotId: robot.robot_id });
+      const link = telemetry;
+      link.setStatus(modeNames[control.mode]);
+      subscriptions.add(
+        link.commands$.subscribe(async (command) => {
+          if (command.kind === 'instruction') {
+            instruction = command.text;
+            link.ack(command.id, true);
+            link.publishEvent({ kind: 'instruction', cause: 'operator', detail: command.text, tick: control.counter(Counter.TICKS) });
+            return;
+          }
+          const code = OperatorCommand[command.command.toUpperCase() as 'ARM' | 'DISARM' | 'STOP' | 'RESET'];
+          const outcome = await control.command(code);
+          link.ack(command.id, outcome.ok, outcome.reason);
+        }),
+      );
+      const stateSample = new Float64Array(control.snapshotSize);
+      subscriptions.add(
+        interval(1000 / robot.telemetry.state_rate_hz).subscribe(() => {
+          if (!control.readSnapshot(stateSample)) return;
+          link.publishStream('state', stateMessage(robot.joints.map((j) => j.name), stateSample));
+        }),
+      );
+      subscriptions.add(
+        interval(1000 / robot.telemetry.metrics_rate_hz).subscribe(() => {
+          const lateness = control.latenessPercentiles();
+          const inference = runner.latencyPercentiles();
+          link.publishStream('metrics', {
+            ts: Date.now(),
+            ticks: control.counter(Counter.TICKS),
+            missed: control.counter(Counter.MISSED_TICKS),
+            lateness_us: lateness,
+            inference_ms: { p50: inference.p50, p99: inference.p99 },
+            starvation: control.counter(Counter.STARVED_TICKS),
+            cpu: process.cpuUsage().user / 1e6,
+            rss_mb: process.memoryUsage.rss() / 2 ** 20,
+            dropped: link.dropped,
+          });
+        }),
+      );
+    }
+
+    // Events from the worker: logs, transitions, MQTT.
+    subscriptions.add(
+      control.events$.subscribe((event) => {
+        const described = describeEvent(event);
+        if (event.kind === EventKind.MODE_CHANGE) {
+          const transition = { tick: event.tick, from: modeNames[event.from], to: modeNames[event.to], cause: causeNames[event.code] ?? String(event.code) };
+          transitions.push(transition);
+          options.statusLine?.clear();
+          log.info(transition, `mode ${transition.from} -> ${transition.to}`);
+          notifier.status(`mode ${transition.to}`);
+          telemetry?.setStatus(transition.to);
+        } else if (event.kind !== EventKind.ACTION_REJECTED || event.value === 1) {
+          options.statusLine?.clear();
+          log.warn(described, described.message);
+        }
+        telemetry?.publishEvent({ ...described, tick: event.tick });
+      }),
+    );
+
+    // Trace.
+    if (options.traceFile) {
+      const writer = new TraceWriter(options.traceFile, robot.joints.map((j) => j.name));
+      trace = writer;
+      subscriptions.add(
+        interval(100).subscribe(() => {
+          writer.countLost(control.drainTrace((record) => writer.add(record)));
+          writer.flush();
+        }),
+      );
+    }
+
+    // Watchdog: pet only while the worker's tick counter advances and ticks are on time.
+    let lastTicks = -1;
+    let lastMissed = control.counter(Counter.MISSED_TICKS);
+    const stopWatchdog = startWatchdog(notifier, () => {
+      const ticks = control.counter(Counter.TICKS);
+      const missed = control.counter(Counter.MISSED_TICKS);
+      const healthy = ticks > lastTicks && missed === lastMissed && control.mode !== Mode.FAULT;
+      lastTicks = ticks;
+      lastMissed = missed;
+      return healthy;
+    });
+    subscriptions.add(stopWatchdog);
+
+    // Status line.
+    const statusLine = options.statusLine;
+    if (statusLine?.enabled) {
+      let previousTicks = control.counter(Counter.TICKS);
+      let previousAt = performance.now();
+      const statusSample = new Float64Array(control.snapshotSize);
+      subscriptions.add(
+        interval(250).subscribe(() => {
+          const ticks = control.counter(Counter.TICKS);
+          const now = performance.now();
+          const rate = ((ticks - previousTicks) * 1000) / (now - previousAt);
+          previousTicks = ticks;
+          previousAt = now;
+          control.readSnapshot(statusSample);
+          statusLine.show({
+            mode: modeNames[control.mode],
+            tickRateHz: rate,
+            latenessP99Us: control.latenessPercentiles().p99,
+            missed: control.counter(Counter.MISSED_TICKS),
+            inferenceP50Ms: runner.latencyPercentiles().p50,
+            starved: control.counter(Counter.STARVED_TICKS),
+            contact: robot.fingertips.map((f, i) => `${f.name} ${touch.contact[i] > 0.5 ? 'ON ' : 'off'}`).join(', ') || 'n/a',
+            task: world?.describe(statusSample.subarray(snapshotWorldOffset(jointCount))),
+          });
+        }),
+      );
+    }
+
+    let peakRss = process.memoryUsage.rss();
+    subscriptions.add(interval(1000).subscribe(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss()))));
+
+    // Run until the duration passes, a signal arrives, or the worker dies.
+    const reason = await Promise.race([
+      options.stopRequested ?? new Promise<string>(() => undefined),
+      options.durationS !== undefined
+        ? new Promise<string>((resolve) => setTimeout(() => resolve('duration reached'), options.durationS! * 1000))
+        : new Promise<string>(() => undefined),
+      control.exited.then((code) => `control worker exited (${code})`),
+    ]);
+    statusLine?.clear();
+    log.info({ reason }, 'stopping: controlled stop, then safe output state');
+    notifier.stopping();
+    const finalSnapshot = new Float64Array(control.snapshotSize);
+    control.readSnapshot(finalSnapshot);
+    const task = world?.task(finalSnapshot.subarray(snapshotWorldOffset(jointCount)));
+    const shutdown = await control.shutdown();
+    for (const event of control.drainEvents()) {
+      if (event.kind === EventKind.MODE_CHANGE) {
+        transitions.push({ tick: event.tick, from: modeNames[event.from], to: modeNames[event.to], cause: causeNames[event.code] ?? String(event.code) });
+      }
+    }
+    subscriptions.unsubscribe();
+    if (trace) {
+      trace.countLost(control.drainTrace((record) => trace!.add(record)));
+      await trace.close();
+    }
+    const lateness = control.latenessPercentiles();
+    const inference = runner.latencyPercentiles();
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    const ticks = control.counter(Counter.TICKS);
+    const lastTickIndex = ticks + control.counter(Counter.MISSED_TICKS) - 1;
+    const spanMs = control.counter(Counter.LAST_TICK_TIME_MS) - control.counter(Counter.FIRST_TICK_TIME_MS);
+    const periodMs = 1000 / robot.control.rate_hz;
+    const report: RunReport = {
+      robot_id: robot.robot_id,
+      policy: { name: manifest.name, model: basename(config.modelPath) },
+      started_at: startedAt.toISOString(),
+      duration_s: (Date.now() - startedAt.getTime()) / 1000,
+      control_rate_hz: robot.control.rate_hz,
+      ticks: control.counter(Counter.TICKS),
+      missed_ticks: control.counter(Counter.MISSED_TICKS),
+      clock: {
+        achieved_rate_hz: spanMs > 0 ? ((lastTickIndex) * 1000) / spanMs : 0,
+        drift_ms: spanMs - lastTickIndex * periodMs,
+      },
+      peak_rss_mb: Math.round((peakRss / 2 ** 20) * 10) / 10,
+      tick_lateness_us: lateness,
+      inference_latency_ms: inference,
+      chunks_applied: control.counter(Counter.CHUNKS_APPLIED),
+      actions_dropped_late: control.counter(Counter.ACTIONS_DROPPED_LATE),
+      starvation_ticks: control.counter(Counter.STARVED_TICKS),
+      safety_interventions: {
+        rejected_actions: control.counter(Counter.REJECTED_ACTIONS),
+        position_limited: control.counter(Counter.POSITION_CLAMPS),
+        velocity_limited: control.counter(Counter.VELOCITY_CLAMPS),
+      },
+      hardware_errors: control.counter(Counter.HARDWARE_ERRORS),
+      faults: transitions.filter((t) => (t.to === 'FAULT' || t.to === 'SAFE_STOP') && t.cause !== causeNames[Cause.SHUTDOWN]),
+      transitions,
+      final_mode: modeNames[control.mode],
+      controlled_shutdown: shutdown.controlled,
+      trace: trace && options.traceFile ? { file: options.traceFile, lines: trace.lines, lost: trace.lost } : undefined,
+      task,
+    };
+    if (options.reportFile) writeReport(options.reportFile, report);
+    log.info({ ticks: report.ticks, missed: report.missed_ticks, lateness_us: lateness, final_mode: report.final_mode, task }, 'stopped');
+    return report;
+  } finally {
+    subscriptions.unsubscribe();
+    if (!control.hasExited) await control.shutdown(1000);
+    await telemetry?.close();
+    await broker?.close();
+    notifier.close();
+  }
+}
+
+function stateMessage(names: readonly string[], snapshot: Float64Array): {
+  ts: number;
+  tick: number;
+  mode: string;
+  joints: { name: string; position: number; velocity: number; command: number }[];
+} {
+  const n = names.length;
+  return {
+    ts: Date.now(),
+    tick: snapshot[0],
+    mode: modeNames[snapshot[2]] ?? 'UNKNOWN',
+    joints: names.map((name, i) => ({
+      name,
+      position: snapshot[3 + i],
+      velocity: snapshot[3 + n + i],
+      command: snapshot[3 + 3 * n + i],
+    })),
+  };
+}
+
+function describeEvent(event: ControlEvent): { kind: string; cause: string; from?: string; to?: string; message: string } {
+  const kind = eventKindNames[event.kind] ?? `event_${event.kind}`;
+  switch (event.kind) {
+    case EventKind.MODE_CHANGE:
+      return { kind, cause: causeNames[event.code], from: modeNames[event.from], to: modeNames[event.to], message: `mode ${modeNames[event.to]}` };
+    case EventKind.COMMAND_REFUSED:
+      return {
+        kind,
+        cause: commandResultReasons[event.value] ?? 'refused',
+        message: `command '${operatorCommandNames[event.code]}' refused: ${commandResultReasons[event.value]}`,
+      };
+    case EventKind.ACTION_REJECTED:
+      return { kind, cause: 'non-finite or malformed action', message: `policy action rejected (${event.value} in a row)` };
+    case EventKind.HARDWARE_ERROR:
+      return { kind, cause: causeNames[Cause.HARDWARE_FAULT], message: event.value ? 'hardware write failed' : 'hardware read failed' };
+    default:
+      return { kind, cause: kind, message: kind.replace('_', ' ') };
+  }
+}
+
+export { CommandResult };

@@ -1,0 +1,2 @@
+/** Touch from the wrist camera: the estimator and its types. */
+export { createTouchEstimator, type TouchEstimator, type TouchEstimatorOptions } from './estimator.js';
