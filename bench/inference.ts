@@ -18,6 +18,8 @@ export interface InferenceBench {
   readonly runtimeP99Ms: number;
   /** runtime p50 / bare p50 - 1. */
   readonly overhead: number;
+  /** Building the observation alone (image resize/normalise, state, touch), p50. */
+  readonly observationP50Ms: number;
 }
 
 function percentile(values: number[], q: number): number {
@@ -47,6 +49,12 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
     await session.run(feeds);
     await runner.infer(sources, sink);
   }
+  const observationTimes: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const t0 = performance.now();
+    bare.build(sources);
+    observationTimes.push(performance.now() - t0);
+  }
   const bareTimes: number[] = [];
   const runtimeTimes: number[] = [];
   const rounds = options.rounds ?? 20;
@@ -73,5 +81,6 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
     bareP99Ms: percentile(bareTimes, 0.99),
     runtimeP99Ms: percentile(runtimeTimes, 0.99),
     overhead: runtimeP50Ms / bareP50Ms - 1,
+    observationP50Ms: percentile(observationTimes, 0.5),
   };
 }

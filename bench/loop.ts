@@ -28,11 +28,14 @@ export interface LoopRow {
   readonly inferenceMs?: { readonly p50: number; readonly p99: number };
   readonly starvationTicks?: number;
   readonly task?: Readonly<Record<string, number | boolean>>;
+  readonly controlThread: string;
 }
 
 /** Run cyclictest for `seconds` at `periodUs` and read its histogram. */
-export function cyclictest(periodUs: number, seconds: number): LatencySummary {
-  const result = spawnSync('cyclictest', ['-q', '-t', '1', '-i', String(Math.round(periodUs)), '-D', `${seconds}`, '-h', '20000'], {
+export function cyclictest(periodUs: number, seconds: number, priority: number): LatencySummary {
+  // Same footing as the control thread: SCHED_FIFO at its priority, or SCHED_OTHER.
+  const scheduling = priority > 0 ? ['-p', String(priority)] : [];
+  const result = spawnSync('cyclictest', ['-q', '-t', '1', ...scheduling, '-i', String(Math.round(periodUs)), '-D', `${seconds}`, '-h', '20000'], {
     encoding: 'utf8',
     maxBuffer: 64 * 2 ** 20,
   });
@@ -87,12 +90,14 @@ export async function benchLoop(robotFile: string, options: { seconds?: number; 
   const directory = mkdtempSync(join(tmpdir(), 'embody-bench-loop-'));
   const log = createLogger({ level: 'warn', pretty: false });
   const rows: LoopRow[] = [];
+  const doc = parse(readFileSync(robotFile, 'utf8')) as { control: { realtime_priority?: number } };
+  const priority = doc.control.realtime_priority ?? 40;
   for (const rateHz of options.rates ?? [100, 200, 500]) {
     const robot = robotAtRate(robotFile, rateHz, directory);
     for (const load of ['idle', 'full'] as const) {
       // The issue's headline number is 60 s at 200 Hz with the full pipeline.
       const seconds = options.seconds ?? (rateHz === 200 && load === 'full' ? 60 : 15);
-      const anchor = cyclictest(1e6 / rateHz, seconds);
+      const anchor = cyclictest(1e6 / rateHz, seconds, priority);
       const stopLoad = load === 'full' ? mainThreadLoad() : () => undefined;
       const report = await runRobot({
         robotFile: robot,
@@ -119,6 +124,7 @@ export async function benchLoop(robotFile: string, options: { seconds?: number; 
         inferenceMs: load === 'full' ? { p50: report.inference_latency_ms.p50, p99: report.inference_latency_ms.p99 } : undefined,
         starvationTicks: load === 'full' ? report.starvation_ticks : undefined,
         task: report.task,
+        controlThread: report.control_thread,
       };
       rows.push(row);
       process.stdout.write(formatRow(row) + '\n');

@@ -32,7 +32,7 @@ export function openRobotHardware(robot: RobotDescription, options: HardwareOpti
   const plant = new SimPlant(robot, options.seed ?? robot.sim?.seed ?? 1);
   const view = new Float64Array(plant.snapshotSize);
   return {
-    joints: new SimJointHardware(plant, robot),
+    joints: new SimJointHardware(plant),
     world: {
       size: plant.snapshotSize,
       write(out, offset) {

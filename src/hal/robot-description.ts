@@ -123,6 +123,13 @@ export const robotDescriptionSchema = z
       .object({
         rate_hz: positive.refine((v) => v <= 2000, { message: 'must be at most 2000 Hz' }),
         max_consecutive_rejections: z.number().int().min(1).default(5),
+        realtime_priority: z
+          .number()
+          .int()
+          .min(0)
+          .max(98)
+          .default(40)
+          .describe('SCHED_FIFO priority of the control thread only (needs CAP_SYS_NICE); 0 = normal scheduling'),
       })
       .strict(),
     base_height: finite.default(0).describe('height of the first joint above the table, m'),

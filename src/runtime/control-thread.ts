@@ -39,6 +39,8 @@ export interface ControlWorkerData {
   readonly replanAfter: number;
   readonly autoArm: boolean;
   readonly spinMs?: number;
+  /** SCHED_FIFO priority for the control thread only; 0 keeps SCHED_OTHER. */
+  readonly realtimePriority: number;
   readonly hardware: HardwareOptions;
 }
 
@@ -77,6 +79,7 @@ export class ControlThread {
   #traceRead = 0;
   #chunkSeq = 0;
   #failure: string | undefined;
+  #scheduling = 'unknown';
 
   constructor(options: ControlThreadOptions) {
     const layout: SharedLayout = {
@@ -98,6 +101,7 @@ export class ControlThread {
       replanAfter: options.replanAfter,
       autoArm: options.autoArm,
       spinMs: options.spinMs,
+      realtimePriority: options.realtimePriority,
       hardware: options.hardware,
     };
     // Under the test runner this module is TypeScript source, but a worker thread cannot load
@@ -107,6 +111,7 @@ export class ControlThread {
     this.#worker = new Worker(entry, { workerData: data });
     this.#worker.on('message', (message: { type?: string; message?: string }) => {
       if (message.type === 'error') this.#failure = message.message;
+      if (message.type === 'scheduling') this.#scheduling = message.message ?? 'unknown';
     });
     this.exited = new Promise((resolve) => {
       this.#worker.once('error', (error) => {
@@ -154,6 +159,11 @@ export class ControlThread {
 
   get hasExited(): boolean {
     return Atomics.load(this.shared.control, Ctrl.EXITED) === 1;
+  }
+
+  /** How the control thread is scheduled (SCHED_FIFO or why not). */
+  get scheduling(): string {
+    return this.#scheduling;
   }
 
   get failure(): string | undefined {

@@ -3,6 +3,8 @@
  * starts, this thread never returns to its event loop until the robot is stopped, so it talks
  * to the main thread only through the shared memory in shared-state.ts.
  */
+import { spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openRobotHardware } from '../hal/index.js';
 import { preciseClock } from './clock.js';
@@ -19,6 +21,24 @@ function fail(error: unknown): never {
   Atomics.store(control, Ctrl.EXITED, 1);
   Atomics.notify(control, Ctrl.EXITED);
   process.exit(1);
+}
+
+/**
+ * Give this thread alone (not the process: DESIGN.md) SCHED_FIFO, so a wake-up preempts the
+ * main thread's JavaScript and GC at once instead of waiting for the fair scheduler. The
+ * thread sleeps most of each period, so it cannot starve the machine. Needs root or
+ * CAP_SYS_NICE; without them the loop runs under SCHED_OTHER and says so.
+ */
+function raiseThreadPriority(priority: number): string {
+  if (priority <= 0) return 'SCHED_OTHER (realtime priority disabled)';
+  try {
+    const tid = readlinkSync('/proc/thread-self').split('/').pop() ?? '';
+    const result = spawnSync('chrt', ['-f', '-p', String(priority), tid], { encoding: 'utf8' });
+    if (result.status === 0) return `SCHED_FIFO ${priority} (thread ${tid})`;
+    return `SCHED_OTHER (chrt refused: ${(result.stderr || result.error?.message || '').trim()})`;
+  } catch (error) {
+    return `SCHED_OTHER (${error instanceof Error ? error.message : String(error)})`;
+  }
 }
 
 let loop: ControlLoop;
@@ -39,6 +59,7 @@ try {
   fail(error);
 }
 
+parentPort?.postMessage({ type: 'scheduling', message: raiseThreadPriority(data.realtimePriority) });
 shared.counters.fill(0);
 shared.counters[Counter.START_TIME_MS] = performance.now() + performance.timeOrigin;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));

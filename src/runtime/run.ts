@@ -79,6 +79,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     replanAfter: manifest.replan_after,
     autoArm,
     worldSize,
+    realtimePriority: robot.control.realtime_priority,
     hardware,
   });
   const jointCount = robot.joints.length;
@@ -98,7 +99,10 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
 
   try {
     await control.ready;
-    log.info({ robot: robot.robot_id, policy: manifest.name, rate_hz: robot.control.rate_hz, auto_arm: autoArm }, 'control loop ready');
+    log.info(
+      { robot: robot.robot_id, policy: manifest.name, rate_hz: robot.control.rate_hz, auto_arm: autoArm, scheduling: control.scheduling },
+      'control loop ready',
+    );
     notifier.ready(`mode IDLE, ${robot.control.rate_hz} Hz`);
 
     // Cameras and touch.
@@ -334,6 +338,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
       started_at: startedAt.toISOString(),
       duration_s: (Date.now() - startedAt.getTime()) / 1000,
       control_rate_hz: robot.control.rate_hz,
+      control_thread: control.scheduling,
       ticks: control.counter(Counter.TICKS),
       missed_ticks: control.counter(Counter.MISSED_TICKS),
       clock: {

@@ -28,6 +28,7 @@ function start(): ControlThread {
     replanAfter: 4,
     autoArm: false,
     worldSize: hardwareWorldSize(robot, { kind: 'sim' }),
+    realtimePriority: 0,
     hardware: { kind: 'sim' },
   });
   return control;

@@ -4,7 +4,6 @@
  * runs in lock-step with the control clock inside the control worker.
  */
 import type { SafeCommand } from '../../safety/safe-command.js';
-import type { RobotDescription } from '../robot-description.js';
 import { HardwareError, type JointHardware, type JointState } from '../types.js';
 import type { SimPlant } from './plant.js';
 
@@ -13,7 +12,7 @@ export class SimJointHardware implements JointHardware {
   readonly #targets: Float64Array;
   #open = false;
 
-  constructor(plant: SimPlant, robot: RobotDescription) {
+  constructor(plant: SimPlant) {
     this.#plant = plant;
     this.#targets = Float64Array.from(plant.position);
   }

@@ -25,6 +25,8 @@ export interface RunReport {
   readonly started_at: string;
   readonly duration_s: number;
   readonly control_rate_hz: number;
+  /** How the control thread was scheduled: SCHED_FIFO, or why it ran under SCHED_OTHER. */
+  readonly control_thread: string;
   readonly ticks: number;
   readonly missed_ticks: number;
   /** Rate measured from the first to the last tick, and how far the last tick was from its deadline. */

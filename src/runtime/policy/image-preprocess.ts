@@ -30,6 +30,7 @@ export function createImagePreprocessor(spec: CameraInput): ImagePreprocessor {
   const dims: [number, number, number, number] =
     layout === 'NCHW' ? [1, channels, height, width] : [1, height, width, channels];
   const sums = new Float64Array(3);
+  const source = Int32Array.from(sourceChannel);
 
   return {
     size: channels * width * height,
@@ -41,23 +42,26 @@ export function createImagePreprocessor(spec: CameraInput): ImagePreprocessor {
         for (let ox = 0; ox < width; ox++) {
           const x0 = Math.floor((ox * frameWidth) / width);
           const x1 = Math.max(x0 + 1, Math.floor(((ox + 1) * frameWidth) / width));
-          sums[0] = 0;
-          sums[1] = 0;
-          sums[2] = 0;
+          let r = 0;
+          let g = 0;
+          let b = 0;
           for (let y = y0; y < y1; y++) {
             let p = (y * frameWidth + x0) * 3;
             for (let x = x0; x < x1; x++, p += 3) {
-              sums[0] += rgb[p];
-              sums[1] += rgb[p + 1];
-              sums[2] += rgb[p + 2];
+              r += rgb[p];
+              g += rgb[p + 1];
+              b += rgb[p + 2];
             }
           }
+          sums[0] = r;
+          sums[1] = g;
+          sums[2] = b;
           const inv = 1 / ((y1 - y0) * (x1 - x0));
           for (let c = 0; c < channels; c++) {
             const raw =
               channels === 1
                 ? (0.299 * sums[0] + 0.587 * sums[1] + 0.114 * sums[2]) * inv
-                : sums[sourceChannel[c]] * inv;
+                : sums[source[c]] * inv;
             const value = (raw * scale - mean[c]) * invStd[c];
             const index =
               layout === 'NCHW' ? (c * height + oy) * width + ox : (oy * width + ox) * channels + c;
