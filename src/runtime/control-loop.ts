@@ -167,7 +167,7 @@ export class ControlLoop {
     this.#enter(tick, Mode.IDLE, Cause.LOOP_HEALTHY);
     Atomics.store(this.#s.control, Ctrl.READY, 1);
     Atomics.notify(this.#s.control, Ctrl.READY);
-    if (this.#autoArm) this.#arm(tick, Cause.OPERATOR_ARM);
+    if (this.#autoArm) this.#arm(tick, Cause.AUTO_ARM);
   }
 
   #followPolicy(tick: number): void {

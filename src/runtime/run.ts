@@ -15,7 +15,7 @@ import { cameraFrames, openCameraWorld } from '../hal/camera/index.js';
 import { hardwareWorldSize, type HardwareOptions } from '../hal/index.js';
 import type { Frame } from '../hal/types.js';
 import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
-import { connectTelemetry, startEmbeddedBroker, type TelemetryLink } from '../telemetry/index.js';
+import { connectTelemetry, startEmbeddedBroker, type EmbeddedBroker, type TelemetryLink } from '../telemetry/index.js';
 import { loadConfig } from './config/index.js';
 import { ControlThread, type ControlEvent } from './control-thread.js';
 import type { Logger } from './logger.js';
@@ -93,7 +93,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   const subscriptions = new Subscription();
   const transitions: ModeTransition[] = [];
   let telemetry: TelemetryLink | undefined;
-  let broker: { close(): Promise<void>; url: string } | undefined;
+  let broker: EmbeddedBroker | undefined;
   let trace: TraceWriter | undefined;
   let instruction = '';
 
@@ -181,9 +181,10 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
       if (url === 'embedded') {
         broker = await startEmbeddedBroker({ port: 1883 });
         url = broker.url;
-        log.info({ url }, 'embedded MQTT broker listening: mosquitto_sub -h 127.0.0.1 -p %s -t "embody/#" -v');
+        if (broker.fellBackFrom) log.warn({ requested: broker.fellBackFrom, port: broker.port }, 'MQTT port in use: the embedded broker took a free one');
+        log.info({ url }, `embedded MQTT broker listening; watch with: mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'embody/#' -v`);
       }
-      telemetry = connectTelemetry({ url, robotId: robot.robot_id });
+      telemetry = connectTelemetry({ url, robotId: robot.robot_id, log });
       const link = telemetry;
       link.setStatus(modeNames[control.mode]);
       subscriptions.add(
@@ -290,7 +291,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
             missed: control.counter(Counter.MISSED_TICKS),
             inferenceP50Ms: runner.latencyPercentiles().p50,
             starved: control.counter(Counter.STARVED_TICKS),
-            contact: robot.fingertips.map((f, i) => `${f.name} ${touch.contact[i] > 0.5 ? 'ON ' : 'off'}`).join(', ') || 'n/a',
+            contact: robot.fingertips.map((f, i) => `${f.name}:${touch.contact[i] > 0.5 ? 'ON' : 'off'}`).join(' ') || 'n/a',
             task: world?.describe(statusSample.subarray(snapshotWorldOffset(jointCount))),
           });
         }),

@@ -55,6 +55,7 @@ export const Cause = {
   SHUTDOWN: 8,
   ESTOP: 9,
   STOP_COMPLETE: 10,
+  AUTO_ARM: 11,
 } as const;
 export const causeNames = [
   'control loop healthy',
@@ -68,6 +69,7 @@ export const causeNames = [
   'shutdown requested',
   'emergency stop',
   'controlled stop complete',
+  'armed automatically (simulated robot)',
 ] as const;
 
 export const EventKind = {

@@ -14,16 +14,17 @@ export interface StatusFields {
 }
 
 export function formatStatus(s: StatusFields): string {
+  // Most important first: a narrow terminal cuts the end of the line.
   const parts = [
     `mode ${s.mode.padEnd(9)}`,
     `${s.tickRateHz.toFixed(1)} Hz`,
-    `lateness p99 ${s.latenessP99Us.toFixed(0)} µs`,
+    `late p99 ${s.latenessP99Us.toFixed(0)} µs`,
     `missed ${s.missed}`,
-    `inference ${s.inferenceP50Ms.toFixed(2)} ms`,
+    ...(s.task ? [s.task] : []),
+    `touch ${s.contact}`,
+    `infer ${s.inferenceP50Ms.toFixed(2)} ms`,
     `starved ${s.starved}`,
-    `contact ${s.contact}`,
   ];
-  if (s.task) parts.push(s.task);
   return parts.join(' | ');
 }
 
