@@ -373,6 +373,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     if (!control.hasExited) await control.shutdown(1000);
     await telemetry?.close();
     await broker?.close();
+    await config.session.release();
     notifier.close();
   }
 }
