@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/model-precision.ts [seconds]     prints the result as JSON
  */
+import { policySessionOptions } from '../src/runtime/policy/session-options.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,18 +31,8 @@ export interface ModelPrecisionBench {
   readonly outputRange: number;
 }
 
-/**
- * The runtime's session options. Spinning is off because the control loop shares the cores:
- * a spinning pool would steal them between inferences. The binding turns `extra` into
- * dot-joined session config entries (session.intra_op.allow_spinning = "0").
- */
-export const benchSessionOptions: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-};
+/** The runtime's own session options, so the bench measures what the robot runs. */
+export const benchSessionOptions = policySessionOptions;
 
 function feedsOf(net: DemoNetwork, image: Float32Array, state: Float32Array, touch: Float32Array): Record<string, ort.Tensor> {
   return {

@@ -30,16 +30,9 @@ export interface RobotHardware {
 
 export function openRobotHardware(robot: RobotDescription, options: HardwareOptions): RobotHardware {
   const plant = new SimPlant(robot, options.seed ?? robot.sim?.seed ?? 1);
-  const view = new Float64Array(plant.snapshotSize);
   return {
     joints: new SimJointHardware(plant),
-    world: {
-      size: plant.snapshotSize,
-      write(out, offset) {
-        plant.writeSnapshot(view);
-        out.set(view, offset);
-      },
-    },
+    world: { size: plant.snapshotSize, write: (out, offset) => plant.writeSnapshot(out, offset) },
   };
 }
 

@@ -1,3 +1,4 @@
+import { policySessionOptions } from '../../src/runtime/policy/session-options.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -139,13 +140,7 @@ describe('demo policy ONNX', () => {
   });
 
   it('runs with the runtime session options (single thread, spinning off via extra)', async () => {
-    const session = await ort.InferenceSession.create(int8File, {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    });
+    const session = await ort.InferenceSession.create(int8File, policySessionOptions);
     try {
       const result = await session.run(feedsOf(testSet, 0));
       expect(result.actions.dims).toEqual([1, 4, 7]);

@@ -205,27 +205,28 @@ export class SimPlant {
     return World.SIZE;
   }
 
-  writeSnapshot(out: Float64Array): void {
+  /** World state into out[offset .. offset + World.SIZE). */
+  writeSnapshot(out: Float64Array, offset = 0): void {
     const truth = this.truth;
     const chain = this.chain;
     const object = truth.object;
     const force = truth.gripForce;
-    out[World.GRIPPER_OPENING] = this.#gripper >= 0 ? this.position[this.#gripper] : 0;
-    out[World.LEFT_FORCE] = force;
-    out[World.RIGHT_FORCE] = force;
+    out[offset + World.GRIPPER_OPENING] = this.#gripper >= 0 ? this.position[this.#gripper] : 0;
+    out[offset + World.LEFT_FORCE] = force;
+    out[offset + World.RIGHT_FORCE] = force;
     chain.toTool(object[0] - chain.position[0], object[1] - chain.position[1], object[2] - chain.position[2], this.#camera);
-    out[World.OBJECT_IN_CAMERA] = this.#camera[0];
-    out[World.OBJECT_IN_CAMERA + 1] = this.#camera[1];
-    out[World.OBJECT_IN_CAMERA + 2] = this.#camera[2];
-    out[World.OBJECT_IN_WORLD] = object[0];
-    out[World.OBJECT_IN_WORLD + 1] = object[1];
-    out[World.OBJECT_IN_WORLD + 2] = object[2];
-    out[World.GRASPED] = truth.grasped ? 1 : 0;
-    out[World.LIFTED] = truth.lifted ? 1 : 0;
-    out[World.OBJECT_SIZE] = this.#objectSize;
-    out[World.MAX_GRIP_FORCE] = this.maxGripForce;
-    out[World.TIP_HEIGHT] = chain.tip[2];
-    out[World.HAS_OBJECT] = this.#hasObject ? 1 : 0;
+    out[offset + World.OBJECT_IN_CAMERA] = this.#camera[0];
+    out[offset + World.OBJECT_IN_CAMERA + 1] = this.#camera[1];
+    out[offset + World.OBJECT_IN_CAMERA + 2] = this.#camera[2];
+    out[offset + World.OBJECT_IN_WORLD] = object[0];
+    out[offset + World.OBJECT_IN_WORLD + 1] = object[1];
+    out[offset + World.OBJECT_IN_WORLD + 2] = object[2];
+    out[offset + World.GRASPED] = truth.grasped ? 1 : 0;
+    out[offset + World.LIFTED] = truth.lifted ? 1 : 0;
+    out[offset + World.OBJECT_SIZE] = this.#objectSize;
+    out[offset + World.MAX_GRIP_FORCE] = this.maxGripForce;
+    out[offset + World.TIP_HEIGHT] = chain.tip[2];
+    out[offset + World.HAS_OBJECT] = this.#hasObject ? 1 : 0;
   }
 }
 
