@@ -5,6 +5,7 @@
  *   inference  runtime inference path beside a bare session.run() loop
  *   startup    process start to READY=1 and peak RSS (built CLI)
  *   model      demo policy fp32 beside int8 (static QDQ)
+ *   safety     envelope cost per tick (7 joints) beside a timer-only and a plain-clamp anchor
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { benchStartup } from './startup.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const robotFile = `${root}robots/sim-arm.yaml`;
-const names = ['inference', 'model', 'startup', 'loop'] as const;
+const names = ['inference', 'model', 'startup', 'loop', 'safety'] as const;
 
 export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
   const selected = name ? [name] : [...names];
@@ -37,6 +38,19 @@ export async function benchCommand(name: string | undefined, options: { seconds?
       const r = await benchStartup();
       results.startup = r;
       process.stdout.write(`startup: READY=1 after ${r.readyMs.toFixed(0)} ms (target <= 1500), peak RSS ${r.peakRssMb} MB (target <= 250)\n`);
+    }
+    if (bench === 'safety') {
+      const { benchSafety } = await import('./safety.js');
+      const r = benchSafety();
+      results.safety = r;
+      for (const [stream, s] of Object.entries(r.streams)) {
+        process.stdout.write(
+          `safety: envelope, ${r.joints} joints, ${stream} targets: p50 ${s.p50Us.toFixed(2)} µs, p99 ${s.p99Us.toFixed(2)} µs (target <= 5), max ${s.maxUs.toFixed(1)} µs, ${s.p99OverClamp.toFixed(1)}x a plain clamp, ${s.bytesPerTick.steady.toFixed(3)} bytes/tick steady (worst round ${s.bytesPerTick.worstRound.toFixed(1)})\n`,
+        );
+      }
+      process.stdout.write(
+        `safety: braking p99 ${r.brake.p99Us.toFixed(2)} µs, ${r.brake.bytesPerTick.steady.toFixed(3)} bytes/tick steady (worst round ${r.brake.bytesPerTick.worstRound.toFixed(1)}); anchors: timer p99 ${r.timerUs.p99.toFixed(2)} µs, plain clamp p99 ${r.clampUs.p99.toFixed(2)} µs -> ${r.met ? 'met' : 'NOT met'}\n`,
+      );
     }
     if (bench === 'model') {
       const { benchModelPrecision } = await import('./model-precision.js');

@@ -20,7 +20,7 @@ import { loadRobotDescription } from '../src/runtime/config/robot.js';
 import { ActionQueue } from '../src/runtime/action-queue.js';
 import { createImagePreprocessor } from '../src/runtime/policy/image-preprocess.js';
 import type { CameraInput, PolicyManifest } from '../src/runtime/policy/manifest.js';
-import { JointEnvelope, limitsFromJoints } from '../src/safety/envelope.js';
+import { JointEnvelope, limitsFromJoints } from '../src/safety/index.js';
 import { createTouchEstimator } from '../src/tactile/index.js';
 import { featuresOf, hiddenInputSize, hiddenOf, type DemoNetwork } from './demo-network.js';
 import { createExpert } from './expert.js';
@@ -117,9 +117,9 @@ function episode(seed: number, driver: Driver, record: boolean): { samples: Samp
     }
     if (!queue.isEmpty) {
       queue.sample(tick, proposed);
-      envelope.apply(proposed);
+      envelope.track(proposed);
     } else {
-      envelope.hold();
+      envelope.brake();
     }
     for (let j = 0; j < jointCount; j++) proposed[j] = envelope.command.position(j);
     plant.step(proposed);

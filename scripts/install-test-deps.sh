@@ -10,6 +10,7 @@ declare -A package_for=(
   [ffmpeg]=ffmpeg
   [gst-launch-1.0]="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
   [cyclictest]=rt-tests
+  [gpiomon]=gpiod
 )
 
 missing=()

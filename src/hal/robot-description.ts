@@ -21,6 +21,19 @@ export const jointLimitsSchema = z
       .refine((v) => v >= 0, { message: 'must be zero or more' })
       .default(0)
       .describe('distance inside the hard limits where speed toward the limit is scaled down'),
+    rated: z
+      .object({
+        velocity: positive.optional(),
+        acceleration: positive.optional(),
+        jerk: positive.optional(),
+        effort: positive.optional(),
+      })
+      .strict()
+      .optional()
+      .describe("the actuator's datasheet maxima; the limits above must not exceed them"),
+    standstill: positive
+      .optional()
+      .describe('how far the joint may drift from a held command before FAULT; default 0.02 rad or 0.002 m'),
   })
   .strict();
 
@@ -70,20 +83,67 @@ export const fingertipSchema = z
   })
   .strict();
 
+const gpioLineFields = {
+  chip: z.string().default('gpiochip0').describe('gpiochip name (gpiochip0) or label (pinctrl-bcm2711)'),
+  line: z.number().int().min(0).describe('line offset on that chip (not the global sysfs number)'),
+  active_low: z.boolean().default(true),
+  backend: z
+    .enum(['sysfs', 'chardev'])
+    .default('sysfs')
+    .describe('sysfs: /sys/class/gpio (onoff\'s steps, done synchronously so the control thread owns the line); chardev: /dev/gpiochipN via the libgpiod tools'),
+};
+
+const stopCategory = z
+  .union([z.literal(0), z.literal(1)])
+  .default(1)
+  .describe('IEC 60204-1 stop category on e-stop: 0 = drive power off and brakes on at once, 1 = controlled stop, then power off');
+
 export const estopSchema = z
   .discriminatedUnion('kind', [
-    z.object({ kind: z.literal('sim') }).strict().describe('simulated e-stop button'),
+    z
+      .object({ kind: z.literal('sim'), stop_category: stopCategory })
+      .strict()
+      .describe('simulated e-stop line (a GPIO model the HIL harness and tests toggle)'),
     z
       .object({
         kind: z.literal('gpio'),
-        chip: z.string().default('gpiochip0'),
-        line: z.number().int().min(0),
-        active_low: z.boolean().default(true),
-        debounce_ms: finite.default(5),
+        ...gpioLineFields,
+        debounce_ms: finite
+          .refine((v) => v >= 0 && v <= 100, { message: 'must be between 0 and 100 ms' })
+          .default(5)
+          .describe('release must be stable this long before reset is possible; pressing acts on the first sample'),
+        stop_category: stopCategory,
       })
       .strict(),
   ])
   .describe('the emergency-stop input line');
+
+export const brakeOutputSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('sim') }).strict(),
+    z.object({ kind: z.literal('gpio'), ...gpioLineFields }).strict(),
+  ])
+  .describe('brake / drive-enable output: asserted (1) = drives enabled and brakes released; the safe level is 0');
+
+export const workspaceSchema = z
+  .object({
+    min: z.tuple([finite, finite, finite]).describe('lowest x, y, z of the fingertips, m, robot base frame'),
+    max: z.tuple([finite, finite, finite]).describe('highest x, y, z of the fingertips, m'),
+  })
+  .strict();
+
+export const safetySchema = z
+  .object({
+    action_timeout_ms: positive
+      .refine((v) => v <= 200, { message: 'must be at most 200 ms (Universal Robots caps its own command timeout there)' })
+      .default(100)
+      .describe('no fresh policy action for this long: hold, then a controlled stop until actions return'),
+    standstill_ms: positive
+      .default(50)
+      .describe('a held joint may be off its command by more than its standstill tolerance this long before FAULT'),
+    workspace: workspaceSchema.optional().describe('optional box the fingertips must stay in (forward kinematics)'),
+  })
+  .strict();
 
 export const policyBindingSchema = z
   .object({
@@ -138,12 +198,20 @@ export const robotDescriptionSchema = z
       .object({
         joint: z.string().describe('name of the prismatic joint that opens the fingers'),
         tip_offset: finite.default(0.1).describe('distance from the last arm joint to the fingertips, m'),
+        max_force: positive
+          .optional()
+          .describe('squeeze limit on the gripper motor effort, N: above it the fingers back off'),
+        max_touch_force: positive
+          .optional()
+          .describe('squeeze limit on the touch estimate (unitless until calibrated): above it the fingers back off'),
       })
       .strict()
       .optional(),
     cameras: z.array(cameraSchema).default([]),
     fingertips: z.array(fingertipSchema).default([]),
     estop: estopSchema,
+    brake_output: brakeOutputSchema.optional(),
+    safety: safetySchema.default({ action_timeout_ms: 100, standstill_ms: 50 }),
     policy: policyBindingSchema,
     telemetry: telemetrySchema.default({ state_rate_hz: 10, metrics_rate_hz: 1 }),
     sim: simSchema.optional(),

@@ -30,6 +30,21 @@ export interface JointHardware {
   close(): void;
 }
 
+/** A safety input line (e-stop), read once per tick from the control thread: sync, no allocation. */
+export interface DigitalInput {
+  /** Logical level after active-low and debounce: 1 = asserted (pressed). */
+  read(): 0 | 1;
+  close(): void;
+  readonly description: string;
+}
+
+/** A safety output line (brake release / drive enable): 1 = drives enabled, 0 = the safe level. */
+export interface DigitalOutput {
+  write(level: 0 | 1): void;
+  close(): void;
+  readonly description: string;
+}
+
 /** One camera frame; `data` is reused by the source, so consumers copy what they keep. */
 export interface Frame {
   readonly camera: string;

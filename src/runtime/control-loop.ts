@@ -1,18 +1,28 @@
 /**
- * One control tick: read the hardware, take the next action, pass it through the envelope,
- * write the hardware, report. Runs inside the control worker at the control rate, so every
- * buffer is allocated in the constructor and the tick itself allocates nothing, logs nothing
- * and never throws (a hardware error becomes FAULT, a bad action a rejection).
+ * One control tick: read the hardware and the e-stop line, take the next action, pass it
+ * through the envelope, write the hardware, report. Runs inside the control worker at the
+ * control rate, so every buffer is allocated in the constructor and the tick itself allocates
+ * nothing, logs nothing and never throws (a hardware error becomes FAULT, a bad action a
+ * rejection).
  *
  * Modes: BOOT -> IDLE (after `bootTicks` healthy ticks; READY) -> ARMED (operator arm; commands
  * re-seeded from the measured state; first chunk requested) -> RUNNING (first chunk arrived).
- * SAFE_STOP (operator stop, rejection limit, shutdown) and FAULT (hardware error) latch until
- * reset. Outside RUNNING the envelope decelerates to a hold, so every mode change is smooth.
+ * SAFE_STOP (operator stop, rejection limit, shutdown) and FAULT (hardware error, e-stop,
+ * standstill violation) latch until reset. Outside RUNNING the envelope decelerates to a
+ * hold, so every mode change is smooth, except a category 0 e-stop, which cuts drive power.
  */
 import type { RobotHardware } from '../hal/index.js';
 import { createJointState, type JointState } from '../hal/types.js';
 import type { RobotDescription } from '../hal/robot-description.js';
-import { JointEnvelope, limitsFromJoints, Verdict } from '../safety/envelope.js';
+import {
+  ContactLimits,
+  Intervention,
+  JointEnvelope,
+  limitsFromJoints,
+  StandstillMonitor,
+  Verdict,
+  WorkspaceGuard,
+} from '../safety/index.js';
 import { ActionQueue } from './action-queue.js';
 import { ClockTime, type ClockReading } from './clock.js';
 import {
@@ -35,6 +45,9 @@ import {
   type ModeCode,
   type SharedViews,
 } from './shared-state.js';
+
+/** Number of Intervention bits (envelope.ts). */
+const INTERVENTION_KINDS = 9;
 
 export interface ControlLoopOptions {
   readonly robot: RobotDescription;
@@ -68,6 +81,17 @@ export class ControlLoop {
   readonly #autoArm: boolean;
   readonly #traceSize: number;
   readonly #requestTimeoutTicks: number;
+  readonly #contact: ContactLimits;
+  readonly #standstill: StandstillMonitor;
+  readonly #staleTicks: number;
+  readonly #observationLimitTicks: number;
+  readonly #touchLimitTicks: number;
+  readonly #touchRequired: boolean;
+  readonly #estopCategory: 0 | 1;
+  readonly #settleTicks: number;
+  readonly #eventHoldoffTicks: number;
+  readonly #previousBits: Int32Array;
+  readonly #lastInterventionEvent: Float64Array;
   #mode: ModeCode = Mode.BOOT;
   #lastCommandSeq = 0;
   #lastChunkSeq = 0;
@@ -82,13 +106,46 @@ export class ControlLoop {
   #stopThenIdle = false;
   #exitAfterStop = false;
   #stopped = false;
+  #lastFreshTick = 0;
+  #stale = false;
+  #estopLevel = 0;
+  #powerOffAtRest = false;
+  #restSinceTick = -1;
+  #standstillReported = false;
 
   constructor(options: ControlLoopOptions) {
     const { robot, shared } = options;
     this.#hw = options.hardware;
     this.#s = shared;
     this.#jointCount = robot.joints.length;
-    this.#envelope = new JointEnvelope(limitsFromJoints(robot.joints), 1 / robot.control.rate_hz);
+    const limits = limitsFromJoints(robot.joints);
+    const rate = robot.control.rate_hz;
+    const workspace = robot.safety.workspace ? new WorkspaceGuard(robot, robot.safety.workspace) : undefined;
+    this.#envelope = new JointEnvelope(limits, 1 / rate, workspace);
+    const gripJoint = robot.gripper ? robot.joints.findIndex((j) => j.name === robot.gripper?.joint) : -1;
+    const grip = robot.gripper && gripJoint >= 0 && (robot.gripper.max_force !== undefined || robot.gripper.max_touch_force !== undefined)
+      ? {
+          joint: gripJoint,
+          maxForce: robot.gripper.max_force ?? Infinity,
+          maxTouchForce: robot.gripper.max_touch_force ?? Infinity,
+          // Back off at a tenth of the finger speed: a gentle release, not a drop.
+          backoffPerTick: (0.1 * limits.velocity[gripJoint]) / rate,
+        }
+      : undefined;
+    this.#contact = new ContactLimits(limits, grip);
+    this.#touchRequired = robot.gripper?.max_touch_force !== undefined;
+    this.#standstill = new StandstillMonitor(robot.joints, robot.safety.standstill_ms, rate);
+    const ticks = (ms: number): number => Math.max(1, Math.round((ms * rate) / 1000));
+    this.#staleTicks = ticks(robot.safety.action_timeout_ms);
+    const cameraLimitMs = robot.cameras.length > 0 ? Math.min(...robot.cameras.map((c) => c.stale_after_ms)) : Infinity;
+    this.#observationLimitTicks = Number.isFinite(cameraLimitMs) ? ticks(cameraLimitMs) : Infinity;
+    this.#touchLimitTicks = this.#observationLimitTicks;
+    this.#estopCategory = robot.estop.stop_category;
+    // A position servo lags its command while moving; monitoring starts once it has settled.
+    this.#settleTicks = ticks(500);
+    this.#eventHoldoffTicks = ticks(500);
+    this.#previousBits = new Int32Array(this.#jointCount);
+    this.#lastInterventionEvent = new Float64Array(this.#jointCount * INTERVENTION_KINDS).fill(-Infinity);
     const dim = options.outputJoints.length;
     this.#queue = new ActionQueue(dim, shared.layout.horizon, options.ticksPerAction, options.blendSteps);
     this.#state = createJointState(this.#jointCount);
@@ -115,21 +172,25 @@ export class ControlLoop {
   }
 
   tick(clock: ClockReading): void {
-    this.#readHardware(clock.tick);
-    this.#takeOperatorCommand(clock.tick);
-    this.#takeChunk(clock.tick);
+    const tick = clock.tick;
+    this.#readHardware(tick);
+    this.#readEstop(tick);
+    this.#takeOperatorCommand(tick);
+    this.#takeChunk(tick);
     switch (this.#mode) {
       case Mode.BOOT:
-        this.#boot(clock.tick);
+        this.#boot(tick);
         break;
       case Mode.RUNNING:
-        this.#followPolicy(clock.tick);
+        this.#followPolicy(tick);
         break;
       default:
-        this.#decelerate(clock.tick);
+        this.#decelerate(tick);
     }
-    if (this.#mode === Mode.ARMED || this.#mode === Mode.RUNNING) this.#maybeRequestChunk(clock.tick);
-    this.#writeHardware(clock.tick);
+    this.#monitorStandstill(tick);
+    if (this.#mode === Mode.ARMED || this.#mode === Mode.RUNNING) this.#maybeRequestChunk(tick);
+    this.#writeHardware(tick);
+    this.#reportInterventions(tick);
     this.#report(clock);
   }
 
@@ -142,6 +203,98 @@ export class ControlLoop {
     } catch {
       // Nothing left to do on the way out: the driver's own safe state is all there is.
     }
+    try {
+      this.#hw.brake?.write(0);
+      this.#hw.brake?.close();
+      this.#hw.estop.close();
+    } catch {
+      // Same: the brake line's own default is the safe level.
+    }
+  }
+
+  /**
+   * The e-stop line, sampled every tick before anything is commanded, so the command written
+   * in the tick that first sees it pressed is already a stop (latency: at most one period). A
+   * line that cannot be read counts as pressed.
+   */
+  #readEstop(tick: number): void {
+    let level: number;
+    try {
+      level = this.#hw.estop.read();
+    } catch {
+      level = 1;
+      this.#s.counters[Counter.HARDWARE_ERRORS]++;
+    }
+    if (level === this.#estopLevel) return;
+    this.#estopLevel = level;
+    Atomics.store(this.#s.control, Ctrl.ESTOP_LEVEL, level);
+    this.#event(tick, EventKind.ESTOP, 0, this.#mode, this.#mode, level);
+    if (level === 1) this.#trip(tick, Cause.ESTOP);
+  }
+
+  /** Latch FAULT and start the configured stop category (the same path for line and software). */
+  #trip(tick: number, cause: number): void {
+    this.#s.counters[Counter.ESTOP_TRIPS]++;
+    this.#stopThenIdle = false;
+    if (this.#mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, cause);
+    if (this.#estopCategory === 0) this.#powerOff(tick);
+    else this.#powerOffAtRest = true;
+  }
+
+  #powerOff(tick: number): void {
+    this.#powerOffAtRest = false;
+    if (!this.#envelope.powered) return;
+    this.#envelope.cutPower(this.#state.position);
+    this.#event(tick, EventKind.DRIVE_POWER, 0, this.#mode, this.#mode, 0);
+  }
+
+  /**
+   * While the robot is meant to hold still (IDLE, SAFE_STOP, FAULT, after its command came to
+   * rest and the servos settled), a joint that moves off its command trips FAULT.
+   */
+  #monitorStandstill(tick: number): void {
+    const mode = this.#mode;
+    const holding = (mode === Mode.IDLE || mode === Mode.SAFE_STOP || mode === Mode.FAULT) && this.#envelope.atRest && this.#hardwareOk;
+    if (!holding) {
+      this.#restSinceTick = -1;
+      this.#standstill.reset();
+      return;
+    }
+    if (this.#restSinceTick < 0) this.#restSinceTick = tick;
+    if (tick - this.#restSinceTick < this.#settleTicks) return;
+    if (!this.#standstill.violated(this.#state.position, this.#envelope.command)) return;
+    if (this.#standstillReported) return;
+    this.#standstillReported = true;
+    const j = this.#standstill.joint;
+    this.#s.counters[Counter.STANDSTILL_FAULTS]++;
+    this.#event(tick, EventKind.STANDSTILL_VIOLATION, 0, mode, mode, 0, j, this.#envelope.command.position(j), this.#state.position[j]);
+    if (mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.STANDSTILL_VIOLATION);
+  }
+
+  /** Each intervention starts an event per joint (at most one per kind per hold-off); every tick counts. */
+  #reportInterventions(tick: number): void {
+    const bits = this.#envelope.interventions;
+    const counters = this.#s.counters;
+    let any = 0;
+    for (let i = 0; i < bits.length; i++) {
+      const now = bits[i];
+      any |= now;
+      const started = now & ~this.#previousBits[i];
+      this.#previousBits[i] = now;
+      if (started === 0) continue;
+      for (let k = 0; k < INTERVENTION_KINDS; k++) {
+        const bit = 1 << k;
+        if ((started & bit) === 0 || bit === Intervention.REJECTED) continue;
+        const slot = i * INTERVENTION_KINDS + k;
+        if (tick - this.#lastInterventionEvent[slot] < this.#eventHoldoffTicks) continue;
+        this.#lastInterventionEvent[slot] = tick;
+        this.#event(tick, EventKind.INTERVENTION, bit, this.#mode, this.#mode, 0, i, this.#envelope.requested[i], this.#envelope.command.position(i));
+      }
+    }
+    if (any === 0) return;
+    for (let k = 0; k < INTERVENTION_KINDS; k++) if (any & (1 << k)) counters[Counter.INTERVENTION_COUNTS + k]++;
+    if (any & Intervention.POSITION_CLAMP) counters[Counter.POSITION_CLAMPS]++;
+    if (any & (Intervention.SHAPED | Intervention.SOFT_MARGIN)) counters[Counter.SHAPED_TICKS]++;
   }
 
   #readHardware(tick: number): void {
@@ -162,7 +315,7 @@ export class ControlLoop {
       return;
     }
     if (this.#healthyTicks === 0) this.#envelope.seed(this.#state.position);
-    this.#envelope.hold();
+    this.#envelope.brake();
     if (++this.#healthyTicks < this.#bootTicks) return;
     this.#enter(tick, Mode.IDLE, Cause.LOOP_HEALTHY);
     Atomics.store(this.#s.control, Ctrl.READY, 1);
@@ -175,15 +328,34 @@ export class ControlLoop {
     const command = this.#envelope.command;
     for (let i = 0; i < this.#jointCount; i++) proposed[i] = command.position(i);
     const fresh = this.#queue.sample(tick, this.#action);
-    if (!fresh) this.#s.counters[Counter.STARVED_TICKS]++;
+    if (fresh) this.#lastFreshTick = tick;
+    else this.#s.counters[Counter.STARVED_TICKS]++;
     const starving = !fresh;
     if (starving !== this.#starving) {
       this.#starving = starving;
       this.#event(tick, this.#starving ? EventKind.STARVATION_BEGIN : EventKind.STARVATION_END, 0, this.#mode, this.#mode, 0);
     }
+    const counters = this.#s.counters;
+    const touchAge = tick - counters[Counter.TOUCH_TICK];
+    const touchFresh = counters[Counter.TOUCH_TICK] > 0 && touchAge <= this.#touchLimitTicks;
+    // Starving keeps the last target (a hold) for a few ticks; past the timeout, or when a
+    // sensor the envelope relies on goes stale, a controlled stop until both are fresh again.
+    const stale = tick - this.#lastFreshTick > this.#staleTicks || (this.#touchRequired && !touchFresh);
+    if (stale !== this.#stale) {
+      this.#stale = stale;
+      this.#event(tick, EventKind.STALE_ACTIONS, touchFresh || !this.#touchRequired ? 0 : 1, this.#mode, this.#mode, stale ? 1 : 0);
+    }
+    if (stale) {
+      counters[Counter.STALE_ACTION_TICKS]++;
+      this.#envelope.brake();
+      return;
+    }
     const outputs = this.#outputJoints;
     for (let d = 0; d < outputs.length; d++) proposed[outputs[d]] = this.#action[d];
-    const verdict = this.#envelope.apply(proposed);
+    const envelope = this.#envelope;
+    envelope.clearTargetBounds();
+    this.#contact.apply(this.#state.effort, touchFresh ? counters[Counter.TOUCH_FORCE] : Number.NaN, envelope.command, envelope.targetMin, envelope.targetMax);
+    const verdict = envelope.track(proposed);
     if (verdict === Verdict.REJECTED) {
       this.#s.counters[Counter.REJECTED_ACTIONS]++;
       this.#event(tick, EventKind.ACTION_REJECTED, 0, this.#mode, this.#mode, this.#rejections + 1);
@@ -191,13 +363,12 @@ export class ControlLoop {
       return;
     }
     this.#rejections = 0;
-    if (this.#envelope.positionLimited) this.#s.counters[Counter.POSITION_CLAMPS]++;
-    if (this.#envelope.velocityLimited) this.#s.counters[Counter.VELOCITY_CLAMPS]++;
   }
 
   #decelerate(tick: number): void {
-    const atRest = this.#envelope.stopStep();
+    const atRest = this.#envelope.brake();
     if (!atRest) return;
+    if (this.#powerOffAtRest) this.#powerOff(tick);
     if (this.#stopThenIdle && this.#mode === Mode.SAFE_STOP) {
       this.#stopThenIdle = false;
       this.#enter(tick, Mode.IDLE, Cause.OPERATOR_DISARM);
@@ -246,12 +417,22 @@ export class ControlLoop {
         return CommandResult.ACCEPTED;
       case OperatorCommand.RESET:
         if (mode !== Mode.SAFE_STOP && mode !== Mode.FAULT) return CommandResult.NOTHING_TO_RESET;
+        // Reset needs the line released AND this explicit command (the line alone never re-arms).
+        if (this.#estopLevel === 1) return CommandResult.ESTOP_ASSERTED;
         if (!this.#hardwareOk) return CommandResult.HARDWARE_FAILING;
-        if (!this.#envelope.stopStep()) return CommandResult.STILL_MOVING;
+        if (this.#envelope.powered && !this.#envelope.atRest) return CommandResult.STILL_MOVING;
         this.#rejections = 0;
         this.#stopThenIdle = false;
+        this.#powerOffAtRest = false;
+        this.#standstillReported = false;
+        this.#standstill.reset();
+        if (!this.#envelope.powered) this.#event(tick, EventKind.DRIVE_POWER, 0, mode, mode, 1);
         this.#envelope.seed(this.#state.position);
         this.#enter(tick, Mode.IDLE, Cause.OPERATOR_RESET);
+        return CommandResult.ACCEPTED;
+      case OperatorCommand.ESTOP:
+        // The HIL rig's and the software's path to the e-stop latch; never refused.
+        this.#trip(tick, Cause.SOFTWARE_ESTOP);
         return CommandResult.ACCEPTED;
       case OperatorCommand.SHUTDOWN:
         this.#exitAfterStop = true;
@@ -270,6 +451,8 @@ export class ControlLoop {
     this.#envelope.seed(this.#state.position);
     this.#queue.clear();
     this.#requestTick = -1;
+    this.#lastFreshTick = tick;
+    this.#stale = false;
     this.#enter(tick, Mode.ARMED, cause);
   }
 
@@ -286,13 +469,23 @@ export class ControlLoop {
     this.#s.counters[Counter.LAST_CHUNK_DELAY_TICKS] = delay;
     if (this.#mode !== Mode.ARMED && this.#mode !== Mode.RUNNING) return;
     const chunk = this.#s.chunk;
+    // Actions computed from an observation older than the sensors' limit are not used.
+    const age = tick - chunk[0];
+    if (age > this.#observationLimitTicks) {
+      this.#s.counters[Counter.STALE_CHUNKS]++;
+      this.#event(tick, EventKind.STALE_OBSERVATION, 0, this.#mode, this.#mode, age);
+      return;
+    }
     const command = this.#envelope.command;
     const outputs = this.#outputJoints;
     for (let d = 0; d < outputs.length; d++) this.#current[d] = command.position(outputs[d]);
     const dropped = this.#queue.join(tick, chunk[0], chunk, CHUNK_HEADER, chunk[1], this.#current);
     this.#s.counters[Counter.CHUNKS_APPLIED]++;
     this.#s.counters[Counter.ACTIONS_DROPPED_LATE] += dropped;
-    if (this.#mode === Mode.ARMED) this.#enter(tick, Mode.RUNNING, Cause.FIRST_CHUNK);
+    if (this.#mode === Mode.ARMED) {
+      this.#lastFreshTick = tick;
+      this.#enter(tick, Mode.RUNNING, Cause.FIRST_CHUNK);
+    }
   }
 
   #maybeRequestChunk(tick: number): void {
@@ -315,6 +508,7 @@ export class ControlLoop {
     if (this.#stopped) return;
     try {
       this.#hw.joints.write(this.#envelope.command);
+      this.#hw.brake?.write(this.#envelope.powered ? 1 : 0);
     } catch {
       this.#s.counters[Counter.HARDWARE_ERRORS]++;
       this.#event(tick, EventKind.HARDWARE_ERROR, Cause.HARDWARE_FAULT, this.#mode, this.#mode, 1);
@@ -331,7 +525,7 @@ export class ControlLoop {
     this.#event(tick, EventKind.MODE_CHANGE, cause, from, to, 0);
   }
 
-  #event(tick: number, kind: number, code: number, from: number, to: number, value: number): void {
+  #event(tick: number, kind: number, code: number, from: number, to: number, value: number, joint = -1, requested = Number.NaN, commanded = Number.NaN): void {
     const control = this.#s.control;
     const write = Atomics.load(control, Ctrl.EVENT_WRITE);
     const base = (write % EVENT_CAPACITY) * EVENT_RECORD;
@@ -342,6 +536,9 @@ export class ControlLoop {
     events[base + 3] = from;
     events[base + 4] = to;
     events[base + 5] = value;
+    events[base + 6] = joint;
+    events[base + 7] = requested;
+    events[base + 8] = commanded;
     Atomics.store(control, Ctrl.EVENT_WRITE, write + 1);
   }
 
@@ -386,6 +583,8 @@ export class ControlLoop {
     trace[base + 1] = nowMs;
     trace[base + 2] = latenessUs;
     trace[base + 3] = this.#mode;
+    trace[base + 4] = this.#estopLevel;
+    trace[base + 5] = this.#envelope.powered ? 1 : 0;
     const t = base + TRACE_HEADER;
     for (let i = 0; i < n; i++) trace[t + i] = state.position[i];
     for (let i = 0; i < n; i++) trace[t + n + i] = state.velocity[i];

@@ -57,6 +57,10 @@ export interface ControlEvent {
   readonly from: ModeCode;
   readonly to: ModeCode;
   readonly value: number;
+  /** Joint index, or -1 when the event is not about one joint. */
+  readonly joint: number;
+  readonly requested: number;
+  readonly commanded: number;
 }
 
 export interface CommandOutcome {
@@ -211,6 +215,34 @@ export class ControlThread {
     Atomics.store(this.shared.control, Ctrl.CHUNK_SEQ, ++this.#chunkSeq);
   }
 
+  /**
+   * Press (1) or release (0) the simulated e-stop line: the GPIO model the HIL rig and tests
+   * drive. Returns the last tick the worker had published before the edge.
+   */
+  setSimEstop(level: 0 | 1): number {
+    const before = this.shared.snapshot[0];
+    Atomics.store(this.shared.control, Ctrl.SIM_ESTOP_LINE, level);
+    return before;
+  }
+
+  /** Push a simulated joint by `delta` (rad or m), as a person or a collision would. */
+  pushSimJoint(joint: number, delta: number): void {
+    Atomics.store(this.shared.control, Ctrl.SIM_PUSH_JOINT, joint);
+    Atomics.store(this.shared.control, Ctrl.SIM_PUSH_MICRO, Math.round(delta * 1e6));
+  }
+
+  /** Simulated brake/enable output as the loop drives it: 1 = drives enabled. */
+  get simBrakeLine(): number {
+    return Atomics.load(this.shared.control, Ctrl.SIM_BRAKE_LINE);
+  }
+
+  /** The latest touch estimate for the envelope's grip-force limit, stamped with its frame's tick. */
+  publishTouch(force: number, frameTick: number): void {
+    const counters = this.shared.counters;
+    counters[Counter.TOUCH_FORCE] = force;
+    counters[Counter.TOUCH_TICK] = frameTick;
+  }
+
   /** Copy the latest consistent snapshot into `out`; false if the worker kept writing. */
   readSnapshot(out: Float64Array): boolean {
     const control = this.shared.control;
@@ -250,6 +282,9 @@ export class ControlThread {
         from: events[b + 3] as ModeCode,
         to: events[b + 4] as ModeCode,
         value: events[b + 5],
+        joint: events[b + 6],
+        requested: events[b + 7],
+        commanded: events[b + 8],
       });
     }
     return out;

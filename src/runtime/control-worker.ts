@@ -43,7 +43,13 @@ function raiseThreadPriority(priority: number): string {
 
 let loop: ControlLoop;
 try {
-  const hardware = openRobotHardware(data.robot, data.hardware);
+  const hardware = openRobotHardware(data.robot, data.hardware, {
+    cells: control,
+    estop: Ctrl.SIM_ESTOP_LINE,
+    brake: Ctrl.SIM_BRAKE_LINE,
+    pushJoint: Ctrl.SIM_PUSH_JOINT,
+    pushMicro: Ctrl.SIM_PUSH_MICRO,
+  });
   hardware.joints.open();
   loop = new ControlLoop({
     robot: data.robot,
@@ -69,7 +75,7 @@ shared.counters[Counter.START_TIME_MS] = performance.now() + performance.timeOri
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 preciseClock({
   periodMs: 1000 / data.robot.control.rate_hz,
-  spinMs: data.spinMs,
+  spinMs: data.spinMs ?? defaultSpinMs,
   sleepCell,
   running: () => loop.running && Atomics.load(control, Ctrl.RUN) === 1,
 }).subscribe((reading) => {

@@ -14,6 +14,7 @@ import { exhaustMap, from, interval, Subscription } from 'rxjs';
 import { cameraFrames, openCameraWorld } from '../hal/camera/index.js';
 import { hardwareWorldSize, type HardwareOptions } from '../hal/index.js';
 import type { Frame } from '../hal/types.js';
+import { interventionNames } from '../safety/index.js';
 import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
 import { connectTelemetry, startEmbeddedBroker, type EmbeddedBroker, type TelemetryLink } from '../telemetry/index.js';
 import { loadConfig } from './config/index.js';
@@ -127,11 +128,15 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
           frames.set(camera.name, frame);
           if (!estimator) return;
           estimator.update(frame.data);
+          let squeeze = 0;
           for (let k = 0; k < pads.length; k++) {
             touch.contact[pads[k]] = estimator.contact[k];
             touch.force[pads[k]] = estimator.force[k];
             touch.area[pads[k]] = estimator.area[k];
+            squeeze = Math.max(squeeze, estimator.force[k]);
           }
+          // Stamped with the loop's tick at arrival: the sim renders the newest world state.
+          control.publishTouch(squeeze, ControlThread.snapshotTick(control.shared.snapshot));
         }),
       );
     }
@@ -227,9 +232,10 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     }
 
     // Events from the worker: logs, transitions, MQTT.
+    const jointNames = robot.joints.map((j) => j.name);
     subscriptions.add(
       control.events$.subscribe((event) => {
-        const described = describeEvent(event);
+        const described = describeEvent(event, jointNames);
         if (event.kind === EventKind.MODE_CHANGE) {
           const transition = { tick: event.tick, from: modeNames[event.from], to: modeNames[event.to], cause: causeNames[event.code] ?? String(event.code) };
           transitions.push(transition);
@@ -237,6 +243,10 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
           log.info(transition, `mode ${transition.from} -> ${transition.to}`);
           notifier.status(`mode ${transition.to}`);
           telemetry?.setStatus(transition.to);
+        } else if (event.kind === EventKind.INTERVENTION) {
+          // Shaping is routine (a policy's piecewise-linear chunks have corners): counted in the
+          // report and sent as events, logged only at debug.
+          log.debug(described, described.message);
         } else if (event.kind !== EventKind.ACTION_REJECTED || event.value === 1) {
           options.statusLine?.clear();
           log.warn(described, described.message);
@@ -355,7 +365,12 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
       safety_interventions: {
         rejected_actions: control.counter(Counter.REJECTED_ACTIONS),
         position_limited: control.counter(Counter.POSITION_CLAMPS),
-        velocity_limited: control.counter(Counter.VELOCITY_CLAMPS),
+        shaped: control.counter(Counter.SHAPED_TICKS),
+        stale_action_ticks: control.counter(Counter.STALE_ACTION_TICKS),
+        stale_chunks: control.counter(Counter.STALE_CHUNKS),
+        estop_trips: control.counter(Counter.ESTOP_TRIPS),
+        standstill_faults: control.counter(Counter.STANDSTILL_FAULTS),
+        by_kind: Object.fromEntries(interventionNames.map((name, k) => [name, control.counter(Counter.INTERVENTION_COUNTS + k)])),
       },
       hardware_errors: control.counter(Counter.HARDWARE_ERRORS),
       faults: transitions.filter((t) => (t.to === 'FAULT' || t.to === 'SAFE_STOP') && t.cause !== causeNames[Cause.SHUTDOWN]),
@@ -398,8 +413,25 @@ function stateMessage(names: readonly string[], snapshot: Float64Array): {
   };
 }
 
-function describeEvent(event: ControlEvent): { kind: string; cause: string; from?: string; to?: string; message: string } {
+interface DescribedEvent {
+  kind: string;
+  cause: string;
+  from?: string;
+  to?: string;
+  message: string;
+  joint?: string;
+  requested?: number;
+  commanded?: number;
+}
+
+function describeEvent(event: ControlEvent, jointNames: readonly string[]): DescribedEvent {
   const kind = eventKindNames[event.kind] ?? `event_${event.kind}`;
+  const joint = event.joint >= 0 ? jointNames[event.joint] : undefined;
+  const values = {
+    ...(joint !== undefined ? { joint } : {}),
+    ...(Number.isFinite(event.requested) ? { requested: round6(event.requested) } : {}),
+    ...(Number.isFinite(event.commanded) ? { commanded: round6(event.commanded) } : {}),
+  };
   switch (event.kind) {
     case EventKind.MODE_CHANGE:
       return { kind, cause: causeNames[event.code], from: modeNames[event.from], to: modeNames[event.to], message: `mode ${modeNames[event.to]}` };
@@ -413,9 +445,31 @@ function describeEvent(event: ControlEvent): { kind: string; cause: string; from
       return { kind, cause: 'non-finite or malformed action', message: `policy action rejected (${event.value} in a row)` };
     case EventKind.HARDWARE_ERROR:
       return { kind, cause: causeNames[Cause.HARDWARE_FAULT], message: event.value ? 'hardware write failed' : 'hardware read failed' };
+    case EventKind.INTERVENTION: {
+      const what = interventionNames[Math.log2(event.code)] ?? `intervention_${event.code}`;
+      return { kind: what, cause: 'safety envelope', ...values, message: `envelope ${what.replace('_', ' ')} on ${joint ?? 'a joint'}` };
+    }
+    case EventKind.ESTOP:
+      return { kind, cause: causeNames[Cause.ESTOP], message: event.value ? 'e-stop pressed' : 'e-stop released (reset to continue)' };
+    case EventKind.STALE_ACTIONS:
+      return {
+        kind,
+        cause: event.code === 1 ? 'touch estimate stale' : 'no fresh policy action within safety.action_timeout_ms',
+        message: event.value ? 'inputs stale: controlled stop to a hold' : 'inputs fresh again: following the policy',
+      };
+    case EventKind.STALE_OBSERVATION:
+      return { kind, cause: 'observation older than the camera stale_after_ms', message: `chunk refused: observation ${event.value} ticks old` };
+    case EventKind.STANDSTILL_VIOLATION:
+      return { kind, cause: causeNames[Cause.STANDSTILL_VIOLATION], ...values, message: `${joint ?? 'a joint'} moved while held` };
+    case EventKind.DRIVE_POWER:
+      return { kind, cause: event.value ? 'reset' : 'category 0 stop or stop complete', message: event.value ? 'drive power on' : 'drive power off, brakes on' };
     default:
       return { kind, cause: kind, message: kind.replace('_', ' ') };
   }
 }
 
 export { CommandResult };
+
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}

@@ -19,9 +19,9 @@ export const modeNames = ['BOOT', 'IDLE', 'ARMED', 'RUNNING', 'SAFE_STOP', 'FAUL
 export type ModeName = (typeof modeNames)[number];
 
 /** SHUTDOWN is internal (SIGTERM): a controlled stop, then the hardware's safe output state. */
-export const OperatorCommand = { NONE: 0, ARM: 1, DISARM: 2, STOP: 3, RESET: 4, SHUTDOWN: 5 } as const;
+export const OperatorCommand = { NONE: 0, ARM: 1, DISARM: 2, STOP: 3, RESET: 4, SHUTDOWN: 5, ESTOP: 6 } as const;
 export type OperatorCommandCode = (typeof OperatorCommand)[keyof typeof OperatorCommand];
-export const operatorCommandNames = ['none', 'arm', 'disarm', 'stop', 'reset', 'shutdown'] as const;
+export const operatorCommandNames = ['none', 'arm', 'disarm', 'stop', 'reset', 'shutdown', 'estop'] as const;
 
 export const CommandResult = {
   ACCEPTED: 0,
@@ -31,6 +31,7 @@ export const CommandResult = {
   STILL_MOVING: 4,
   HARDWARE_FAILING: 5,
   WRONG_MODE: 6,
+  ESTOP_ASSERTED: 7,
 } as const;
 export const commandResultReasons = [
   'accepted',
@@ -40,6 +41,7 @@ export const commandResultReasons = [
   'the robot is still decelerating: retry when it is at rest',
   'the hardware is still reporting errors',
   'not allowed in the current mode',
+  'the emergency stop is still pressed: release it, then reset',
 ] as const;
 
 /** Why something happened; the main thread turns codes into words for logs and MQTT. */
@@ -56,6 +58,8 @@ export const Cause = {
   ESTOP: 9,
   STOP_COMPLETE: 10,
   AUTO_ARM: 11,
+  STANDSTILL_VIOLATION: 12,
+  SOFTWARE_ESTOP: 13,
 } as const;
 export const causeNames = [
   'control loop healthy',
@@ -70,6 +74,8 @@ export const causeNames = [
   'emergency stop',
   'controlled stop complete',
   'armed automatically (simulated robot)',
+  'a held joint moved (monitored standstill)',
+  'software emergency stop',
 ] as const;
 
 export const EventKind = {
@@ -79,6 +85,18 @@ export const EventKind = {
   STARVATION_END: 3,
   COMMAND_REFUSED: 4,
   HARDWARE_ERROR: 5,
+  /** code: Intervention bit; joint, requested, commanded filled. Sent when it starts per joint. */
+  INTERVENTION: 6,
+  /** value 1 = line asserted, 0 = released (after debounce). */
+  ESTOP: 7,
+  /** value 1 = actions stale, decelerating to a hold; 0 = fresh actions again. */
+  STALE_ACTIONS: 8,
+  /** A chunk whose observation was older than the sensor limit; value = its age in ticks. */
+  STALE_OBSERVATION: 9,
+  /** joint, requested (the held command), commanded (measured position). */
+  STANDSTILL_VIOLATION: 10,
+  /** value 1 = drive power on / brakes released, 0 = power off / brakes on. */
+  DRIVE_POWER: 11,
 } as const;
 export const eventKindNames = [
   'mode_change',
@@ -87,6 +105,12 @@ export const eventKindNames = [
   'starvation_end',
   'command_refused',
   'hardware_error',
+  'intervention',
+  'estop',
+  'stale_actions',
+  'stale_observation',
+  'standstill_violation',
+  'drive_power',
 ] as const;
 
 /** Int32 control cells. */
@@ -106,7 +130,16 @@ export const Ctrl = {
   TRACE_WRITE: 12,
   EVENT_WRITE: 13,
   COMMAND_RESULT: 14,
-  SIZE: 16,
+  /** Simulated e-stop line (the GPIO model): 1 = pressed. Written by tests and the HIL rig. */
+  SIM_ESTOP_LINE: 15,
+  /** Simulated brake/enable output as last driven: 1 = drives enabled. */
+  SIM_BRAKE_LINE: 16,
+  /** E-stop input as the loop last read it: 1 = pressed. */
+  ESTOP_LEVEL: 17,
+  /** Simulated external push: joint index, then the push in µrad/µm (applied once, cleared). */
+  SIM_PUSH_JOINT: 18,
+  SIM_PUSH_MICRO: 19,
+  SIZE: 20,
 } as const;
 
 /** Float64 counters, written by the worker only. */
@@ -118,7 +151,7 @@ export const Counter = {
   STARVED_TICKS: 4,
   REJECTED_ACTIONS: 5,
   POSITION_CLAMPS: 6,
-  VELOCITY_CLAMPS: 7,
+  SHAPED_TICKS: 7,
   CHUNKS_APPLIED: 8,
   ACTIONS_DROPPED_LATE: 9,
   LAST_CHUNK_DELAY_TICKS: 10,
@@ -127,7 +160,17 @@ export const Counter = {
   LAST_TICK_TIME_MS: 13,
   CLOCK_OVERRUN_TICKS: 14,
   FIRST_TICK_TIME_MS: 15,
-  SIZE: 16,
+  STALE_ACTION_TICKS: 16,
+  STALE_CHUNKS: 17,
+  ESTOP_TRIPS: 18,
+  STANDSTILL_FAULTS: 19,
+  /** Gripper squeeze from the touch estimate (unitless), written by the main thread. */
+  TOUCH_FORCE: 20,
+  /** Worker tick of the camera frame that TOUCH_FORCE came from (-1: none yet). */
+  TOUCH_TICK: 21,
+  /** Ticks with each Intervention bit set on some joint; INTERVENTION_COUNTS + log2(bit). */
+  INTERVENTION_COUNTS: 22,
+  SIZE: 32,
 } as const;
 
 /** Lateness histogram: 1 µs bins up to this many µs, plus one overflow bin. */
@@ -135,8 +178,8 @@ export const LATENESS_BINS_US = 20_000;
 
 export const TRACE_CAPACITY = 8192;
 export const EVENT_CAPACITY = 1024;
-/** Event record: tick, kind, code, from mode, to mode, value. */
-export const EVENT_RECORD = 6;
+/** Event record: tick, kind, code, from mode, to mode, value, joint (-1: none), requested, commanded. */
+export const EVENT_RECORD = 9;
 
 export interface SharedLayout {
   readonly jointCount: number;
@@ -172,7 +215,7 @@ export interface SharedViews {
 }
 
 export const SNAPSHOT_HEADER = 3;
-export const TRACE_HEADER = 4; // tick, time ms, lateness µs, mode
+export const TRACE_HEADER = 6; // tick, time ms, lateness µs, mode, e-stop input, drives powered
 export const CHUNK_HEADER = 2;
 
 export function snapshotWorldOffset(jointCount: number): number {

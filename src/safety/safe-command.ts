@@ -7,6 +7,7 @@ export type EnvelopeKey = typeof envelopeKey;
 
 export class SafeCommand {
   readonly #position: Float64Array;
+  #powered = true;
 
   constructor(key: EnvelopeKey, jointCount: number) {
     if (key !== envelopeKey) throw new TypeError('SafeCommand can only be created by the safety envelope');
@@ -22,10 +23,23 @@ export class SafeCommand {
     return this.#position[i];
   }
 
+  /**
+   * False after a category 0 stop: drivers must remove drive power and engage brakes (the
+   * positions then only say where the joints were when power went).
+   */
+  get powered(): boolean {
+    return this.#powered;
+  }
+
   /** Envelope-only write access; the key check keeps drivers from filling it themselves. */
   static writable(key: EnvelopeKey, command: SafeCommand): Float64Array {
     if (key !== envelopeKey) throw new TypeError('only the safety envelope may fill a SafeCommand');
     return command.#position;
+  }
+
+  static setPowered(key: EnvelopeKey, command: SafeCommand, powered: boolean): void {
+    if (key !== envelopeKey) throw new TypeError('only the safety envelope may power the drives');
+    command.#powered = powered;
   }
 }
 

@@ -75,6 +75,9 @@ export const eventSchema = z
     to: z.string().optional(),
     detail: z.string().optional(),
     message: z.string().optional(),
+    joint: z.string().optional().describe('the joint a safety intervention acted on'),
+    requested: z.number().optional().describe('what the policy asked of that joint (rad or m)'),
+    commanded: z.number().optional().describe('what the envelope commanded instead (rad or m)'),
   })
   .strict();
 

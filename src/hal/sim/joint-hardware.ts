@@ -7,14 +7,26 @@ import type { SafeCommand } from '../../safety/safe-command.js';
 import { HardwareError, type JointHardware, type JointState } from '../types.js';
 import type { SimPlant } from './plant.js';
 
+/**
+ * Shared cells through which a test or the HIL rig pushes a simulated joint: `joint` names it,
+ * `micro` holds the push in µrad (or µm); the hardware applies it once and clears it.
+ */
+export interface SimPushCells {
+  readonly cells: Int32Array;
+  readonly joint: number;
+  readonly micro: number;
+}
+
 export class SimJointHardware implements JointHardware {
   readonly #plant: SimPlant;
   readonly #targets: Float64Array;
+  readonly #push: SimPushCells | undefined;
   #open = false;
 
-  constructor(plant: SimPlant) {
+  constructor(plant: SimPlant, push?: SimPushCells) {
     this.#plant = plant;
     this.#targets = Float64Array.from(plant.position);
+    this.#push = push;
   }
 
   open(): void {
@@ -24,13 +36,20 @@ export class SimJointHardware implements JointHardware {
 
   read(out: JointState): void {
     if (!this.#open) throw new HardwareError('sim joints', 'read before open()');
+    const push = this.#push;
+    if (push !== undefined) {
+      const micro = Atomics.exchange(push.cells, push.micro, 0);
+      if (micro !== 0) this.#plant.displace(Atomics.load(push.cells, push.joint), micro * 1e-6);
+    }
     this.#plant.readJoints(out);
   }
 
   write(command: SafeCommand): void {
     if (!this.#open) throw new HardwareError('sim joints', 'write before open()');
     const targets = this.#targets;
-    for (let i = 0; i < targets.length; i++) targets[i] = command.position(i);
+    // Drive power off (category 0): the brakes clamp the joints where they are now.
+    if (command.powered) for (let i = 0; i < targets.length; i++) targets[i] = command.position(i);
+    else targets.set(this.#plant.position);
     this.#plant.step(targets);
   }
 

@@ -7,7 +7,7 @@
  */
 import type { RobotDescription } from '../robot-description.js';
 import type { JointState } from '../types.js';
-import { SerialChain } from './kinematics.js';
+import { SerialChain } from '../kinematics.js';
 import { createRandom } from './random.js';
 
 /** Layout of the world state the plant publishes for cameras and reports. */
@@ -193,6 +193,11 @@ export class SimPlant {
       if (object[2] === size / 2) this.#objectVz[0] = 0;
     }
     truth.lifted = object[2] > size / 2 + 0.05;
+  }
+
+  /** An external push on joint i (a person, a collision): the servo then pulls it back. */
+  displace(i: number, delta: number): void {
+    this.position[i] = Math.min(this.#upper[i], Math.max(this.#lower[i], this.position[i] + delta));
   }
 
   readJoints(out: JointState): void {

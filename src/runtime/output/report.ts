@@ -39,8 +39,16 @@ export interface RunReport {
   readonly starvation_ticks: number;
   readonly safety_interventions: {
     readonly rejected_actions: number;
+    /** Ticks on which some joint's target was clamped to its hard limits. */
     readonly position_limited: number;
-    readonly velocity_limited: number;
+    /** Ticks on which the envelope shaped some joint's motion (velocity, acceleration, jerk, soft margin). */
+    readonly shaped: number;
+    readonly stale_action_ticks: number;
+    readonly stale_chunks: number;
+    readonly estop_trips: number;
+    readonly standstill_faults: number;
+    /** Ticks with each intervention kind on some joint. */
+    readonly by_kind: Readonly<Record<string, number>>;
   };
   readonly hardware_errors: number;
   readonly faults: readonly ModeTransition[];

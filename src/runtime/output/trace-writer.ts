@@ -30,7 +30,7 @@ export class TraceWriter {
     this.#lost += records;
   }
 
-  /** Format one ring record (tick, t ms, lateness µs, mode, then 4 x joints). */
+  /** Format one ring record (tick, t ms, lateness µs, mode, e-stop, powered, then 4 x joints). */
   add(record: Float64Array): void {
     const n = this.#joints.length;
     const slice = (k: number): number[] => Array.from(record.subarray(TRACE_HEADER + k * n, TRACE_HEADER + (k + 1) * n), round6);
@@ -40,6 +40,8 @@ export class TraceWriter {
         t_ms: Math.round(record[1] * 1000) / 1000,
         lateness_us: Math.round(record[2] * 10) / 10,
         mode: modeNames[record[3]] ?? record[3],
+        estop: record[4],
+        powered: record[5],
         position: slice(0),
         velocity: slice(1),
         effort: slice(2),
