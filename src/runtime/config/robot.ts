@@ -88,6 +88,16 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
     if (joint.type === 'prismatic' && Math.max(Math.abs(lo), Math.abs(hi)) > 5) {
       out.add([...base, 'limits', 'position'], `[${lo}, ${hi}] is more than 5 m; prismatic limits are in metres`, `convert millimetres to metres: [${fmt(lo / 1000)}, ${fmt(hi / 1000)}]`);
     }
+    for (const key of ['velocity', 'acceleration', 'jerk', 'effort'] as const) {
+      const rated = joint.limits.rated?.[key];
+      if (rated !== undefined && joint.limits[key] > rated) {
+        out.add(
+          [...base, 'limits', key],
+          `${key} limit ${joint.limits[key]} is above the actuator's rated maximum ${rated} (limits.rated.${key}); the safety envelope refuses it`,
+          `lower limits.${key} to ${rated} or less (check the actuator datasheet if the rating is wrong)`,
+        );
+      }
+    }
     if (lo < hi) {
       if (joint.home !== undefined && (joint.home < lo || joint.home > hi)) {
         out.add([...base, 'home'], `home ${joint.home} ${unit} is outside the position limits [${lo}, ${hi}]`, `set home within [${lo}, ${hi}], or remove it to use mid-range (${fmt((lo + hi) / 2)})`);
@@ -177,6 +187,19 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
   if (simUsers.length > 0 && data.sim === undefined) {
     const shown = simUsers.length > 3 ? `${simUsers.slice(0, 3).join(', ')} and ${simUsers.length - 3} more` : simUsers.join(', ');
     out.add(['sim'], `${shown} use the simulator, but there is no \`sim\` section`, 'add `sim: {}` (every field has a default; set `seed` for other runs), or switch them to real hardware');
+  }
+
+  const safety = robotDescriptionSchema.shape.safety.safeParse(data.safety);
+  const box = safety.success ? safety.data.workspace : undefined;
+  if (box) {
+    ['x', 'y', 'z'].forEach((axis, k) => {
+      if (!(box.min[k] < box.max[k])) {
+        out.add(['safety', 'workspace'], `workspace ${axis}: min ${box.min[k]} is not below max ${box.max[k]}`, `write min and max as [x, y, z] with every min below its max`);
+      }
+    });
+    if (!rawJoints.some((j) => isRecord(j) && isRecord(j.link))) {
+      out.add(['safety', 'workspace'], 'a workspace box needs forward kinematics, but no joint has a `link`', 'give the arm joints `link: { origin, axis }`, or remove safety.workspace');
+    }
   }
 
   const control = robotDescriptionSchema.shape.control.safeParse(data.control);

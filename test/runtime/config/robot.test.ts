@@ -98,7 +98,7 @@ describe('loadRobotDescription', () => {
     const file = variant([[['joints', 0, 'limits', 'velocty'], 2]]);
     const p = expectProblem(problemsOf(file), file, 'joints[0].limits.velocty', /unknown key/);
     expect(p.fix).toMatch(/did you mean `velocity`/);
-    expect(p.fix).toMatch(/allowed keys here: position, velocity, acceleration, jerk, effort, soft_margin/);
+    expect(p.fix).toMatch(/allowed keys here: position, velocity, acceleration, jerk, effort, soft_margin, rated, standstill/);
   });
 
   it('rejects inverted limits and offers them swapped', () => {
@@ -141,6 +141,10 @@ describe('loadRobotDescription', () => {
       [[[['sim'], undefined]], 'sim', /no `sim` section/],
       [[[['joints', 0, 'limits', 'position'], [-180, 180]]], 'joints[0].limits.position', /radians/],
       [[[['telemetry', 'state_rate_hz'], 500]], 'telemetry.state_rate_hz', /above the control rate/],
+      [[[['joints', 2, 'limits', 'rated'], { velocity: 1 }]], 'joints[2].limits.velocity', /above the actuator's rated maximum 1/],
+      [[[['safety', 'workspace', 'min'], [0.7, -0.45, 0]]], 'safety.workspace', /x: min 0.7 is not below max 0.6/],
+      [[[['safety', 'action_timeout_ms'], 500]], 'safety.action_timeout_ms', /at most 200 ms/],
+      [[[['joints', 0, 'limits', 'velocity'], 0]], 'joints[0].limits.velocity', /greater than zero/],
     ];
     for (const [edits, at, message] of cases) {
       const file = variant(edits);
