@@ -11,7 +11,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { JointDescription } from '../src/hal/robot-description.js';
-import { JointEnvelope, limitsFromJoints } from '../src/safety/index.js';
+import { JointEnvelope, limitsFromJoints, warmUpEnvelope } from '../src/safety/index.js';
 
 const JOINTS = 7;
 const RATE_HZ = 1000;
@@ -119,6 +119,8 @@ export function benchSafety(ticks = 200_000): SafetyBenchResult {
   const gc = exposeGc();
   const joints = arm();
   const limits = limitsFromJoints(joints);
+  // As the control loop does before its first tick.
+  warmUpEnvelope(limits, 1 / RATE_HZ);
   const proposal = new Float64Array(JOINTS);
   const timer = timeCalls(ticks, () => undefined);
   const lower = limits.lower;

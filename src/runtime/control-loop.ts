@@ -21,6 +21,7 @@ import {
   limitsFromJoints,
   StandstillMonitor,
   Verdict,
+  warmUpEnvelope,
   WorkspaceGuard,
 } from '../safety/index.js';
 import { ActionQueue } from './action-queue.js';
@@ -121,6 +122,8 @@ export class ControlLoop {
     const limits = limitsFromJoints(robot.joints);
     const rate = robot.control.rate_hz;
     const workspace = robot.safety.workspace ? new WorkspaceGuard(robot, robot.safety.workspace) : undefined;
+    // Before the first tick: every envelope path optimized, so an intervention is not also a slow tick.
+    warmUpEnvelope(limits, 1 / rate);
     this.#envelope = new JointEnvelope(limits, 1 / rate, workspace);
     const gripJoint = robot.gripper ? robot.joints.findIndex((j) => j.name === robot.gripper?.joint) : -1;
     const grip = robot.gripper && gripJoint >= 0 && (robot.gripper.max_force !== undefined || robot.gripper.max_touch_force !== undefined)

@@ -489,3 +489,38 @@ export class JointEnvelope {
     return p - brake[Brake.DISTANCE] - margin >= limit - 4e-16 * (1 + (limit < 0 ? -limit : limit));
   }
 }
+
+/**
+ * Run every path of the envelope (pass-through, shaping, limits, braking, rejection) on a
+ * scratch copy, so V8 has optimized them before the first real tick. A path that first runs
+ * during control would run in the interpreter, which boxes every double it touches: garbage
+ * and a slow tick exactly when the envelope intervenes. Same limits, so the same code paths.
+ */
+export function warmUpEnvelope(limits: EnvelopeLimits, periodSeconds: number, ticks = 20_000): void {
+  const envelope = new JointEnvelope(limits, periodSeconds);
+  const n = limits.lower.length;
+  const proposal = new Float64Array(n);
+  const middle = new Float64Array(n);
+  for (let i = 0; i < n; i++) middle[i] = (limits.lower[i] + limits.upper[i]) / 2;
+  envelope.seed(middle);
+  for (let t = 0; t < ticks; t++) {
+    const phase = t % 400;
+    for (let i = 0; i < n; i++) {
+      const span = limits.upper[i] - limits.lower[i];
+      // Smooth motion, then steps to both limits and beyond, then a stop.
+      proposal[i] =
+        phase < 100
+          ? middle[i] + 0.1 * span * Math.sin(t / 50 + i)
+          : phase < 150
+            ? middle[i] + 0.01 * span * ((t >> 3) % 3)
+          : phase < 250
+            ? limits.upper[i] + 0.1 * span
+            : limits.lower[i] - 0.1 * span;
+    }
+    if (phase >= 350) envelope.brake();
+    else if (phase === 300) {
+      proposal[0] = Number.NaN;
+      envelope.track(proposal);
+    } else envelope.track(proposal);
+  }
+}

@@ -2,7 +2,7 @@
  * The safety room's door. Every actuator command is a SafeCommand, and only the envelope
  * makes them; the rest of this folder bounds what the envelope may aim for.
  */
-export { JointEnvelope, Intervention, interventionNames, Verdict, type VerdictCode } from './envelope.js';
+export { JointEnvelope, Intervention, interventionNames, Verdict, warmUpEnvelope, type VerdictCode } from './envelope.js';
 export { jointLimitProblems, limitsFromJoints, type EnvelopeLimits } from './limits.js';
 export { SafeCommand } from './safe-command.js';
 export { stopDistanceUp } from './braking.js';
