@@ -40,7 +40,8 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
     }),
   );
   const touch = { contact: new Float64Array(robot.fingertips.length), force: new Float64Array(robot.fingertips.length), area: new Float64Array(robot.fingertips.length) };
-  const sources = { snapshot, frame: (name: string) => frames.get(name), touch, instruction: '' };
+  // Frames are stamped 0 and the observation is built at 0: always fresh.
+  const sources = { snapshot, frame: (name: string) => frames.get(name), touch, instruction: '', nowMs: 0 };
   const sink = { publishChunk: (): void => undefined };
   const bare = createObservationBuilder(manifest, robot);
   bare.build(sources);

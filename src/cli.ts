@@ -84,6 +84,33 @@ program
     process.exitCode = await benchCommand(name, options);
   });
 
+program
+  .command('hil')
+  .argument('[scenarios...]', 'scenario YAML files')
+  .option('--target <target>', "'sim' (the plant simulator on a virtual clock) or a rig URL", 'sim')
+  .option('--junit <file>', 'write JUnit XML here')
+  .option('--seed <n>', 'override every scenario seed', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+    return n;
+  })
+  .option('--schema', 'print the scenario JSON Schema and exit')
+  .description('hardware-in-the-loop scenarios: stimuli on a timeline, expected reactions, JUnit')
+  .action(async (scenarios: string[], options: { target: string; junit?: string; seed?: number; schema?: boolean }) => {
+    const { runHil, scenarioJsonSchema } = await import('./hil/index.js');
+    if (options.schema) {
+      process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
+      return;
+    }
+    if (scenarios.length === 0) {
+      process.stderr.write('embody hil: give at least one scenario file, e.g. test/hil/scenarios/*.yaml\n');
+      process.exitCode = 2;
+      return;
+    }
+    const result = await runHil(scenarios, { target: options.target, ...(options.junit ? { junit: options.junit } : {}), ...(options.seed === undefined ? {} : { seed: options.seed }) });
+    process.exitCode = result.exitCode;
+  });
+
 export interface RunCliOptions {
   robot: string;
   policy?: string;

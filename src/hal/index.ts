@@ -30,6 +30,8 @@ export interface RobotHardware {
   readonly estop: DigitalInput;
   readonly brake?: DigitalOutput;
   readonly world?: WorldWriter;
+  /** The simulated plant behind sim drivers (the HIL harness perturbs it and reads its truth). */
+  readonly plant?: SimPlant;
 }
 
 /**
@@ -82,6 +84,7 @@ export function openRobotHardware(robot: RobotDescription, options: HardwareOpti
     estop,
     ...(brake ? { brake } : {}),
     world: { size: plant.snapshotSize, write: (out, offset) => plant.writeSnapshot(out, offset) },
+    plant,
   };
 }
 

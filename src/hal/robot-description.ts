@@ -34,6 +34,9 @@ export const jointLimitsSchema = z
     standstill: positive
       .optional()
       .describe('how far the joint may drift from a held command before FAULT; default 0.02 rad or 0.002 m'),
+    following_error: positive
+      .optional()
+      .describe('how far the joint may lag its command while moving before FAULT; default 0.3 rad or 0.03 m'),
   })
   .strict();
 

@@ -19,7 +19,7 @@ import {
   Intervention,
   JointEnvelope,
   limitsFromJoints,
-  StandstillMonitor,
+  DeviationMonitor,
   Verdict,
   warmUpEnvelope,
   WorkspaceGuard,
@@ -83,7 +83,8 @@ export class ControlLoop {
   readonly #traceSize: number;
   readonly #requestTimeoutTicks: number;
   readonly #contact: ContactLimits;
-  readonly #standstill: StandstillMonitor;
+  readonly #standstill: DeviationMonitor;
+  readonly #following: DeviationMonitor;
   readonly #staleTicks: number;
   readonly #observationLimitTicks: number;
   readonly #touchLimitTicks: number;
@@ -137,7 +138,8 @@ export class ControlLoop {
       : undefined;
     this.#contact = new ContactLimits(limits, grip);
     this.#touchRequired = robot.gripper?.max_touch_force !== undefined;
-    this.#standstill = new StandstillMonitor(robot.joints, robot.safety.standstill_ms, rate);
+    this.#standstill = DeviationMonitor.standstill(robot.joints, robot.safety.standstill_ms, rate, robot.gripper?.joint);
+    this.#following = DeviationMonitor.following(robot.joints, robot.safety.standstill_ms, rate, robot.gripper?.joint);
     const ticks = (ms: number): number => Math.max(1, Math.round((ms * rate) / 1000));
     this.#staleTicks = ticks(robot.safety.action_timeout_ms);
     const cameraLimitMs = robot.cameras.length > 0 ? Math.min(...robot.cameras.map((c) => c.stale_after_ms)) : Infinity;
@@ -257,6 +259,7 @@ export class ControlLoop {
    */
   #monitorStandstill(tick: number): void {
     const mode = this.#mode;
+    this.#monitorFollowing(tick);
     const holding = (mode === Mode.IDLE || mode === Mode.SAFE_STOP || mode === Mode.FAULT) && this.#envelope.atRest && this.#hardwareOk;
     if (!holding) {
       this.#restSinceTick = -1;
@@ -272,6 +275,22 @@ export class ControlLoop {
     this.#s.counters[Counter.STANDSTILL_FAULTS]++;
     this.#event(tick, EventKind.STANDSTILL_VIOLATION, 0, mode, mode, 0, j, this.#envelope.command.position(j), this.#state.position[j]);
     if (mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.STANDSTILL_VIOLATION);
+  }
+
+  /** While driven and moving (or armed), a joint far from its command trips FAULT. */
+  #monitorFollowing(tick: number): void {
+    const mode = this.#mode;
+    const driven = mode !== Mode.BOOT && mode !== Mode.STOPPED && this.#envelope.powered && this.#hardwareOk;
+    if (!driven || this.#standstillReported) {
+      this.#following.reset();
+      return;
+    }
+    if (!this.#following.violated(this.#state.position, this.#envelope.command)) return;
+    this.#standstillReported = true;
+    const j = this.#following.joint;
+    this.#s.counters[Counter.STANDSTILL_FAULTS]++;
+    this.#event(tick, EventKind.FOLLOWING_ERROR, 0, mode, mode, 0, j, this.#envelope.command.position(j), this.#state.position[j]);
+    if (mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.FOLLOWING_ERROR);
   }
 
   /** Each intervention starts an event per joint (at most one per kind per hold-off); every tick counts. */
@@ -429,6 +448,7 @@ export class ControlLoop {
         this.#powerOffAtRest = false;
         this.#standstillReported = false;
         this.#standstill.reset();
+        this.#following.reset();
         if (!this.#envelope.powered) this.#event(tick, EventKind.DRIVE_POWER, 0, mode, mode, 1);
         this.#envelope.seed(this.#state.position);
         this.#enter(tick, Mode.IDLE, Cause.OPERATOR_RESET);

@@ -8,14 +8,13 @@ import { Worker } from 'node:worker_threads';
 import { Observable, Subject, interval, mergeMap, from, share, takeUntil } from 'rxjs';
 import type { RobotDescription } from '../hal/robot-description.js';
 import type { HardwareOptions } from '../hal/index.js';
+import { EventRingReader, type ControlEvent } from './event-ring.js';
 import {
   allocateShared,
   CHUNK_HEADER,
   commandResultReasons,
   Counter,
   Ctrl,
-  EVENT_CAPACITY,
-  EVENT_RECORD,
   Mode,
   OperatorCommand,
   SNAPSHOT_HEADER,
@@ -49,19 +48,7 @@ export interface ControlThreadOptions extends Omit<ControlWorkerData, 'layout' |
   readonly worldSize: number;
 }
 
-/** One record of the worker's event ring, decoded. */
-export interface ControlEvent {
-  readonly tick: number;
-  readonly kind: number;
-  readonly code: number;
-  readonly from: ModeCode;
-  readonly to: ModeCode;
-  readonly value: number;
-  /** Joint index, or -1 when the event is not about one joint. */
-  readonly joint: number;
-  readonly requested: number;
-  readonly commanded: number;
-}
+export type { ControlEvent } from './event-ring.js';
 
 export interface CommandOutcome {
   readonly ok: boolean;
@@ -78,8 +65,8 @@ export class ControlThread {
   readonly exited: Promise<number>;
   readonly #worker: Worker;
   readonly #stop$ = new Subject<void>();
+  readonly #events: EventRingReader;
   #commandChain: Promise<unknown> = Promise.resolve();
-  #eventRead = 0;
   #traceRead = 0;
   #chunkSeq = 0;
   #failure: string | undefined;
@@ -94,6 +81,7 @@ export class ControlThread {
     };
     const buffers = allocateShared(layout);
     this.shared = viewShared(layout, buffers);
+    this.#events = new EventRingReader(this.shared);
     Atomics.store(this.shared.control, Ctrl.RUN, 1);
     const data: ControlWorkerData = {
       robot: options.robot,
@@ -268,26 +256,7 @@ export class ControlThread {
   }
 
   drainEvents(): ControlEvent[] {
-    const control = this.shared.control;
-    const write = Atomics.load(control, Ctrl.EVENT_WRITE);
-    const out: ControlEvent[] = [];
-    if (write - this.#eventRead > EVENT_CAPACITY) this.#eventRead = write - EVENT_CAPACITY;
-    const events = this.shared.events;
-    for (; this.#eventRead < write; this.#eventRead++) {
-      const b = (this.#eventRead % EVENT_CAPACITY) * EVENT_RECORD;
-      out.push({
-        tick: events[b],
-        kind: events[b + 1],
-        code: events[b + 2],
-        from: events[b + 3] as ModeCode,
-        to: events[b + 4] as ModeCode,
-        value: events[b + 5],
-        joint: events[b + 6],
-        requested: events[b + 7],
-        commanded: events[b + 8],
-      });
-    }
-    return out;
+    return this.#events.drain();
   }
 
   /**

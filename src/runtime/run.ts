@@ -38,7 +38,7 @@ import {
   operatorCommandNames,
   snapshotWorldOffset,
 } from './shared-state.js';
-import { createNotifier, startWatchdog } from './systemd.js';
+import { createNotifier, LoopHealth, startWatchdog } from './systemd.js';
 
 export interface RunOptions {
   readonly robotFile: string;
@@ -150,6 +150,9 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
       touch,
       get instruction() {
         return instruction;
+      },
+      get nowMs() {
+        return performance.now();
       },
     };
     let lastGapLog = 0;
@@ -268,16 +271,10 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     }
 
     // Watchdog: pet only while the worker's tick counter advances and ticks are on time.
-    let lastTicks = -1;
-    let lastMissed = control.counter(Counter.MISSED_TICKS);
-    const stopWatchdog = startWatchdog(notifier, () => {
-      const ticks = control.counter(Counter.TICKS);
-      const missed = control.counter(Counter.MISSED_TICKS);
-      const healthy = ticks > lastTicks && missed === lastMissed && control.mode !== Mode.FAULT;
-      lastTicks = ticks;
-      lastMissed = missed;
-      return healthy;
-    });
+    const health = new LoopHealth(control.counter(Counter.MISSED_TICKS));
+    const stopWatchdog = startWatchdog(notifier, () =>
+      health.check(control.counter(Counter.TICKS), control.counter(Counter.MISSED_TICKS)),
+    );
     subscriptions.add(stopWatchdog);
 
     // Status line.

@@ -60,6 +60,7 @@ export const Cause = {
   AUTO_ARM: 11,
   STANDSTILL_VIOLATION: 12,
   SOFTWARE_ESTOP: 13,
+  FOLLOWING_ERROR: 14,
 } as const;
 export const causeNames = [
   'control loop healthy',
@@ -76,6 +77,7 @@ export const causeNames = [
   'armed automatically (simulated robot)',
   'a held joint moved (monitored standstill)',
   'software emergency stop',
+  'a joint lost track of its command (following error)',
 ] as const;
 
 export const EventKind = {
@@ -97,6 +99,8 @@ export const EventKind = {
   STANDSTILL_VIOLATION: 10,
   /** value 1 = drive power on / brakes released, 0 = power off / brakes on. */
   DRIVE_POWER: 11,
+  /** joint, requested (the command), commanded (measured position). */
+  FOLLOWING_ERROR: 12,
 } as const;
 export const eventKindNames = [
   'mode_change',
@@ -111,6 +115,7 @@ export const eventKindNames = [
   'stale_observation',
   'standstill_violation',
   'drive_power',
+  'following_error',
 ] as const;
 
 /** Int32 control cells. */

@@ -82,3 +82,25 @@ export function startWatchdog(notifier: Notifier, isHealthy: () => boolean): () 
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/**
+ * When the loop deserves a watchdog pet: it ticked since the last check and missed no deadline
+ * in between. A latched FAULT (an e-stop) is not a reason: the loop is healthy and holding the
+ * robot, and a watchdog restart would boot it back to IDLE, clearing the latch. The runtime asks
+ * every watchdog period; the HIL harness asks the same question of its virtual clock.
+ */
+export class LoopHealth {
+  #lastTicks = -1;
+  #lastMissed = 0;
+
+  constructor(initialMissed = 0) {
+    this.#lastMissed = initialMissed;
+  }
+
+  check(ticks: number, missed: number): boolean {
+    const healthy = ticks > this.#lastTicks && missed === this.#lastMissed;
+    this.#lastTicks = ticks;
+    this.#lastMissed = missed;
+    return healthy;
+  }
+}

@@ -8,4 +8,4 @@ export { SafeCommand } from './safe-command.js';
 export { stopDistanceUp } from './braking.js';
 export { WorkspaceGuard, type WorkspaceBox } from './workspace.js';
 export { ContactLimits, type GripLimit } from './contact-limits.js';
-export { StandstillMonitor } from './standstill.js';
+export { DeviationMonitor } from './standstill.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JointDescription } from '../../src/hal/robot-description.js';
-import { ContactLimits, limitsFromJoints, StandstillMonitor } from '../../src/safety/index.js';
+import { ContactLimits, DeviationMonitor, limitsFromJoints } from '../../src/safety/index.js';
 
 const joint = (name: string, type: 'revolute' | 'prismatic', effort: number): JointDescription => ({
   name,
@@ -52,9 +52,9 @@ describe('ContactLimits', () => {
   });
 });
 
-describe('StandstillMonitor', () => {
+describe('DeviationMonitor', () => {
   it('trips only after the joint stays off its command for the whole filter time, and names it', () => {
-    const monitor = new StandstillMonitor(joints, 20, 200); // 4 ticks
+    const monitor = DeviationMonitor.standstill(joints, 20, 200); // 4 ticks
     const held = { position: (i: number) => [0.3, 0.05][i] };
     expect(monitor.violated(Float64Array.of(0.31, 0.05), held)).toBe(false);
     for (let k = 0; k < 3; k++) expect(monitor.violated(Float64Array.of(0.3, 0.053), held)).toBe(false);

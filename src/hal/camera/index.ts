@@ -29,25 +29,41 @@ export function openCameraWorld(
   return { read, describe: (world) => describeWorld(world), task: (world) => worldTask(world) };
 }
 
-export function cameraFrames(camera: CameraDescription, robot: RobotDescription, world: CameraWorld | undefined): Observable<Frame> {
-  if (!world) throw new Error(`camera '${camera.name}': backend 'sim' needs the simulated world`);
+/** A sim camera: renders frames of the simulated world into two alternating buffers. */
+export interface SimCameraRenderer {
+  /** World state the camera looks at (fill it, then call render). */
+  readonly world: Float64Array;
+  /** Render the next frame from `world`, stamped `timestampMs`; the frame object is reused. */
+  render(timestampMs: number): Frame;
+}
+
+export function createSimCameraRenderer(camera: CameraDescription, robot: RobotDescription, seed = robot.sim?.seed ?? 1): SimCameraRenderer {
   const size = camera.width * camera.height * 3;
   const buffers = [new Uint8Array(size), new Uint8Array(size)];
-  const state = new Float64Array(SimPlant.snapshotSizeFor(robot));
-  const rng = createRandom((robot.sim?.seed ?? 1) * 7919 + camera.name.length);
+  const world = new Float64Array(SimPlant.snapshotSizeFor(robot));
+  const rng = createRandom(seed * 7919 + camera.name.length);
   const fingertips = robot.fingertips.filter((f) => f.camera === camera.name);
   const noise = robot.sim?.camera_noise ?? 0;
   let sequence = 0;
   const frame = { camera: camera.name, sequence: 0, timestampMs: 0, width: camera.width, height: camera.height, data: buffers[0] };
-  return interval(1000 / camera.fps).pipe(
-    filter(() => world.read(state)),
-    map(() => {
+  return {
+    world,
+    render(timestampMs) {
       const data = buffers[sequence & 1];
-      renderWristFrame(state, camera, fingertips, noise, rng, data);
+      renderWristFrame(world, camera, fingertips, noise, rng, data);
       frame.sequence = ++sequence;
-      frame.timestampMs = performance.now();
+      frame.timestampMs = timestampMs;
       frame.data = data;
-      return frame as Frame;
-    }),
+      return frame;
+    },
+  };
+}
+
+export function cameraFrames(camera: CameraDescription, robot: RobotDescription, world: CameraWorld | undefined): Observable<Frame> {
+  if (!world) throw new Error(`camera '${camera.name}': backend 'sim' needs the simulated world`);
+  const renderer = createSimCameraRenderer(camera, robot);
+  return interval(1000 / camera.fps).pipe(
+    filter(() => world.read(renderer.world)),
+    map(() => renderer.render(performance.now())),
   );
 }

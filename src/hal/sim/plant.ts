@@ -195,6 +195,14 @@ export class SimPlant {
     truth.lifted = object[2] > size / 2 + 0.05;
   }
 
+  /** The object slips out of the fingers: it is let go a little beside them and falls. */
+  slip(): void {
+    const truth = this.truth;
+    truth.grasped = false;
+    truth.gripForce = 0;
+    truth.object[0] += this.#objectSize * 1.5;
+  }
+
   /** An external push on joint i (a person, a collision): the servo then pulls it back. */
   displace(i: number, delta: number): void {
     this.position[i] = Math.min(this.#upper[i], Math.max(this.#lower[i], this.position[i] + delta));

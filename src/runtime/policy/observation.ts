@@ -23,6 +23,8 @@ export interface ObservationSources {
   frame(camera: string): Frame | undefined;
   readonly touch: TouchReadings;
   readonly instruction: string;
+  /** Now, on the clock frames are stamped with (Frame.timestampMs): stale frames are refused. */
+  readonly nowMs: number;
 }
 
 /** What was missing, if anything; the runner skips inference rather than feed it garbage. */
@@ -97,6 +99,7 @@ function fillerFor(input: PolicyInput, robot: RobotDescription, modelType: strin
     }
     case 'camera': {
       const pre = createImagePreprocessor(input);
+      const staleMs = robot.cameras.find((c) => c.name === input.camera)?.stale_after_ms ?? Infinity;
       const data = new Float32Array(pre.size);
       return {
         tensor: new ort.Tensor('float32', data, [...pre.dims]),
@@ -104,6 +107,8 @@ function fillerFor(input: PolicyInput, robot: RobotDescription, modelType: strin
           fill(sources) {
             const frame = sources.frame(input.camera);
             if (!frame) return { missing: `camera '${input.camera}' has no frame yet` };
+            const age = sources.nowMs - frame.timestampMs;
+            if (age > staleMs) return { missing: `camera '${input.camera}' frame is ${Math.round(age)} ms old (stale_after_ms ${staleMs})` };
             pre.apply(frame.data, frame.width, frame.height, data);
             return undefined;
           },

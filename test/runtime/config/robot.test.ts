@@ -98,7 +98,7 @@ describe('loadRobotDescription', () => {
     const file = variant([[['joints', 0, 'limits', 'velocty'], 2]]);
     const p = expectProblem(problemsOf(file), file, 'joints[0].limits.velocty', /unknown key/);
     expect(p.fix).toMatch(/did you mean `velocity`/);
-    expect(p.fix).toMatch(/allowed keys here: position, velocity, acceleration, jerk, effort, soft_margin, rated, standstill/);
+    expect(p.fix).toMatch(/allowed keys here: position, velocity, acceleration, jerk, effort, soft_margin, rated, standstill, following_error/);
   });
 
   it('rejects inverted limits and offers them swapped', () => {

@@ -1,0 +1,175 @@
+/**
+ * Judging a run against a scenario's expectations. Each verdict says what was expected and
+ * what happened, with the tick (and time) it happened at, so a failing scenario reads as a
+ * story rather than a boolean.
+ */
+import { Mode, modeNames } from '../runtime/shared-state.js';
+import type { Expectation } from './scenario.js';
+import { WATCHDOG_PERIOD_MS, type TargetRun } from './sim-target.js';
+
+export interface Verdict {
+  readonly expected: string;
+  readonly passed: boolean;
+  readonly happened: string;
+}
+
+/** Relative tolerance for finite differences of doubles (three divisions by dt). */
+const TOLERANCE = 1e-6;
+
+function at(run: TargetRun, tick: number): string {
+  return `tick ${tick} (${((tick * 1000) / run.rateHz).toFixed(0)} ms)`;
+}
+
+/** Every limit violation: commands outside position/velocity/acceleration/jerk limits, measured outside position limits. */
+export function limitViolations(run: TargetRun): string[] {
+  const out: string[] = [];
+  const n = run.robot.joints.length;
+  const dt = 1 / run.rateHz;
+  run.robot.joints.forEach((joint, j) => {
+    const { position, velocity, acceleration, jerk } = joint.limits;
+    let v0 = 0;
+    let a0 = 0;
+    let steps = 0;
+    for (let k = 0; k < run.ticks; k++) {
+      const p = run.commands[k * n + j];
+      const measured = run.positions[k * n + j];
+      if (p < position[0] || p > position[1]) out.push(`${joint.name} command ${p} outside [${position[0]}, ${position[1]}] at ${at(run, k)}`);
+      if (measured < position[0] - 1e-9 || measured > position[1] + 1e-9) out.push(`${joint.name} measured ${measured} outside its limits at ${at(run, k)}`);
+      // A tick without a new command (loop stalled), or with drives off, restarts the differences.
+      if (k === 0 || run.powered[k] === 0 || run.powered[k - 1] === 0) {
+        steps = 0;
+        continue;
+      }
+      const v = (p - run.commands[(k - 1) * n + j]) / dt;
+      if (v === 0 && v0 === 0 && a0 === 0) {
+        steps = 1;
+        continue;
+      }
+      const a = (v - v0) / dt;
+      const jk = (a - a0) / dt;
+      if (Math.abs(v) > velocity * (1 + TOLERANCE) + 1e-9) out.push(`${joint.name} velocity ${v.toFixed(4)} > ${velocity} at ${at(run, k)}`);
+      if (steps >= 1 && Math.abs(a) > acceleration * (1 + TOLERANCE) + 1e-6) out.push(`${joint.name} acceleration ${a.toFixed(3)} > ${acceleration} at ${at(run, k)}`);
+      if (steps >= 2 && Math.abs(jk) > jerk * (1 + TOLERANCE) + 1e-3) out.push(`${joint.name} jerk ${jk.toFixed(1)} > ${jerk} at ${at(run, k)}`);
+      v0 = v;
+      a0 = a;
+      steps++;
+    }
+  });
+  return out;
+}
+
+function firstTickInMode(run: TargetRun, mode: number, from: number, to: number): number {
+  for (let k = Math.max(0, from); k <= Math.min(run.ticks - 1, to); k++) if (run.modes[k] === mode) return k;
+  return -1;
+}
+
+export function judge(run: TargetRun, expectation: Expectation): Verdict {
+  const ticksOf = (ms: number): number => Math.min(run.ticks - 1, Math.round((ms * run.rateHz) / 1000));
+  switch (expectation.check) {
+    case 'mode_at': {
+      const k = ticksOf(expectation.at_ms);
+      const actual = modeNames[run.modes[k]];
+      return { expected: `mode ${expectation.mode} at ${expectation.at_ms} ms`, passed: actual === expectation.mode, happened: `mode ${actual} at ${at(run, k)}` };
+    }
+    case 'mode_within': {
+      const mode = Mode[expectation.mode];
+      const from = ticksOf(expectation.from_ms);
+      const k = firstTickInMode(run, mode, from, ticksOf(expectation.to_ms));
+      const later = k < 0 ? firstTickInMode(run, mode, from, run.ticks - 1) : k;
+      return {
+        expected: `mode ${expectation.mode} within ${expectation.from_ms}-${expectation.to_ms} ms`,
+        passed: k >= 0,
+        happened: k >= 0 ? `${expectation.mode} at ${at(run, k)}` : later >= 0 ? `${expectation.mode} only at ${at(run, later)}` : `never ${expectation.mode} after ${expectation.from_ms} ms`,
+      };
+    }
+    case 'mode_final': {
+      const actual = modeNames[run.modes[run.ticks - 1]];
+      return { expected: `final mode ${expectation.mode}`, passed: actual === expectation.mode, happened: `final mode ${actual}` };
+    }
+    case 'never_mode': {
+      const k = firstTickInMode(run, Mode[expectation.mode], 0, run.ticks - 1);
+      return { expected: `never ${expectation.mode}`, passed: k < 0, happened: k < 0 ? `never ${expectation.mode}` : `${expectation.mode} at ${at(run, k)}` };
+    }
+    case 'limits': {
+      const violations = limitViolations(run);
+      return {
+        expected: 'zero limit excursions (position, velocity, acceleration, jerk)',
+        passed: violations.length === 0,
+        happened: violations.length === 0 ? 'none' : `${violations.length}, first: ${violations.slice(0, 3).join('; ')}`,
+      };
+    }
+    case 'reaction': {
+      const start = run.stimulusTicks.get(expectation.after);
+      const what = expectation.mode ? `mode ${expectation.mode}` : `event ${expectation.event}`;
+      const expected = `${what} within ${expectation.within_ticks} ticks of '${expectation.after}'`;
+      if (start === undefined) return { expected, passed: false, happened: `stimulus '${expectation.after}' never happened` };
+      let reacted = -1;
+      if (expectation.mode) reacted = firstTickInMode(run, Mode[expectation.mode], start, run.ticks - 1);
+      else reacted = run.events.find((e) => e.tick >= start && e.kind === expectation.event)?.tick ?? -1;
+      const latency = reacted - start;
+      return {
+        expected,
+        passed: reacted >= 0 && latency <= expectation.within_ticks,
+        happened: reacted < 0 ? `no ${what} after ${at(run, start)}` : `${what} ${latency} ticks after, at ${at(run, reacted)}`,
+      };
+    }
+    case 'events': {
+      const count = run.events.filter((e) => e.kind === expectation.kind).length;
+      const { min, max } = expectation;
+      const range = `${min ?? 0}..${max ?? '∞'}`;
+      const first = run.events.find((e) => e.kind === expectation.kind);
+      return {
+        expected: `${range} '${expectation.kind}' events`,
+        passed: (min === undefined || count >= min) && (max === undefined || count <= max),
+        happened: `${count}${first ? `, first at ${at(run, first.tick)}${first.joint ? ` on ${first.joint}` : ''}` : ''}`,
+      };
+    }
+    case 'contact': {
+      const expected = `touch detects contact within ${expectation.within_ms} ms of true contact`;
+      if (run.truthContactTick < 0) return { expected, passed: false, happened: 'the plant never had contact' };
+      if (run.detectedContactTick < 0) return { expected, passed: false, happened: `true contact at ${at(run, run.truthContactTick)}, never detected` };
+      const ms = ((run.detectedContactTick - run.truthContactTick) * 1000) / run.rateHz;
+      return { expected, passed: ms <= expectation.within_ms && ms >= 0, happened: `detected ${ms.toFixed(0)} ms after true contact (${at(run, run.truthContactTick)})` };
+    }
+    case 'watchdog': {
+      const from = ticksOf(expectation.from_ms);
+      const to = ticksOf(expectation.to_ms);
+      const checks = run.watchdog.filter((w) => w.tick >= from && w.tick <= to);
+      const missed = checks.find((w) => !w.petted);
+      const expected = expectation.petted
+        ? `watchdog petted every ${WATCHDOG_PERIOD_MS} ms in ${expectation.from_ms}-${expectation.to_ms} ms`
+        : `watchdog not petted at some point in ${expectation.from_ms}-${expectation.to_ms} ms`;
+      if (checks.length === 0) return { expected, passed: false, happened: 'no watchdog period in the window' };
+      return {
+        expected,
+        passed: expectation.petted ? missed === undefined : missed !== undefined,
+        happened: missed ? `not petted at ${at(run, missed.tick)}` : `petted all ${checks.length} periods`,
+      };
+    }
+    case 'task': {
+      const lifted = run.task.object_lifted === true;
+      return { expected: `object ${expectation.object_lifted ? '' : 'not '}lifted`, passed: lifted === expectation.object_lifted, happened: `object ${lifted ? '' : 'not '}lifted (${JSON.stringify(run.task)})` };
+    }
+    case 'held_still': {
+      const n = run.robot.joints.length;
+      const from = ticksOf(expectation.from_ms);
+      const to = ticksOf(expectation.to_ms);
+      let worst = 0;
+      let worstTick = from;
+      for (let k = from; k <= to; k++) {
+        for (let j = 0; j < n; j++) {
+          const moved = Math.abs(run.commands[k * n + j] - run.commands[from * n + j]);
+          if (moved > worst) {
+            worst = moved;
+            worstTick = k;
+          }
+        }
+      }
+      return {
+        expected: `commands held still in ${expectation.from_ms}-${expectation.to_ms} ms (±${expectation.tolerance})`,
+        passed: worst <= expectation.tolerance,
+        happened: `largest move ${worst.toExponential(2)} at ${at(run, worstTick)}`,
+      };
+    }
+  }
+}

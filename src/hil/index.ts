@@ -1,0 +1,9 @@
+/**
+ * The HIL harness's door: scenario files, the sim target on a virtual clock, judging, JUnit.
+ * `embody hil` (src/cli.ts) and test/hil use only what is exported here.
+ */
+export { loadScenario, scenarioJsonSchema, scenarioSchema, type Expectation, type LoadedScenario, type Scenario, type Stimulus } from './scenario.js';
+export { runOnSim, WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
+export { judge, limitViolations, type Verdict } from './expectations.js';
+export { junitXml, type ScenarioResult } from './junit.js';
+export { runHil, runScenario, type HilOptions, type HilRun } from './runner.js';

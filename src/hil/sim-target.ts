@@ -1,0 +1,417 @@
+/**
+ * The `sim` target: a scenario runs against the production control loop, envelope, policy
+ * runner, observation builder, sim camera and touch estimator, in one thread on a virtual
+ * clock. Virtual time makes a run a pure function of the scenario and its seed (same seed,
+ * same trace, bit for bit), and lets 20 scenarios run in seconds. What virtual time cannot
+ * show (scheduling latency, a main thread starved of CPU) belongs to the real-clock runs:
+ * `npm run bench -- loop` and the rig target.
+ *
+ * Each tick: apply the stimuli due, run ControlLoop.tick() with a synthetic clock reading,
+ * record mode, commands, positions and events, render camera frames at their rate (through
+ * the camera fault injector), answer chunk requests with the real policy after
+ * `policy_latency_ms` (through the policy faults), and ask the watchdog question every period.
+ */
+import { createHash } from 'node:crypto';
+import { createSimCameraRenderer } from '../hal/camera/index.js';
+import { hardwareWorldSize, openRobotHardware, type Frame, type RobotDescription } from '../hal/index.js';
+import { CameraFault, CameraFaultInjector, JointFault, JointFaultInjector } from '../hal/inject/index.js';
+import { createRandom, worldTask } from '../hal/sim/index.js';
+import { loadConfig } from '../runtime/config/index.js';
+import { ControlLoop } from '../runtime/control-loop.js';
+import { ClockTime, type ClockReading } from '../runtime/clock.js';
+import { EventRingReader } from '../runtime/event-ring.js';
+import { PolicyRunner } from '../runtime/policy/runner.js';
+import {
+  allocateShared,
+  CHUNK_HEADER,
+  Counter,
+  Ctrl,
+  EventKind,
+  eventKindNames,
+  OperatorCommand,
+  SNAPSHOT_HEADER,
+  snapshotWorldOffset,
+  TRACE_CAPACITY,
+  traceRecordSize,
+  viewShared,
+  type ModeCode,
+} from '../runtime/shared-state.js';
+import { LoopHealth } from '../runtime/systemd.js';
+import { interventionNames } from '../safety/index.js';
+import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
+import type { LoadedScenario, Stimulus } from './scenario.js';
+
+/** Watchdog period asked about on the virtual clock (systemd pets at half of WatchdogSec). */
+export const WATCHDOG_PERIOD_MS = 500;
+/** How long the runtime retries an observation with a missing input before giving up (run.ts). */
+const GAP_RETRY_MS = 400;
+
+export interface HilEvent {
+  readonly tick: number;
+  readonly kind: string;
+  readonly joint?: string;
+  readonly detail?: string;
+}
+
+export interface TargetRun {
+  readonly robot: RobotDescription;
+  readonly rateHz: number;
+  readonly ticks: number;
+  readonly modes: Uint8Array;
+  readonly commands: Float64Array;
+  readonly positions: Float64Array;
+  readonly powered: Uint8Array;
+  readonly events: readonly HilEvent[];
+  /** Tick at which each stimulus with an id was applied. */
+  readonly stimulusTicks: ReadonlyMap<string, number>;
+  /** First tick with true grip force in the plant, and first with the touch estimate in contact (-1: never). */
+  readonly truthContactTick: number;
+  readonly detectedContactTick: number;
+  readonly watchdog: readonly { readonly tick: number; readonly petted: boolean }[];
+  readonly task: Readonly<Record<string, number | boolean>>;
+  /** sha256 over modes, commands and positions: equal digests, equal runs. */
+  readonly digest: string;
+}
+
+const PolicyFault = { NONE: 0, NAN: 1, OUT_OF_RANGE: 2, OSCILLATE: 3, SILENT: 4 } as const;
+
+interface PendingChunk {
+  dueTick: number;
+  obsTick: number;
+  count: number;
+  values: Float64Array;
+}
+
+export async function runOnSim(loaded: LoadedScenario, options: { seed?: number } = {}): Promise<TargetRun> {
+  const { scenario } = loaded;
+  const seed = options.seed ?? scenario.seed;
+  const config = await loadConfig(loaded.robotFile, loaded.policyFile ? { policyOverride: loaded.policyFile } : {});
+  const { manifest } = config;
+  const robot: RobotDescription = config.robot.sim ? { ...config.robot, sim: { ...config.robot.sim, seed } } : config.robot;
+  const rate = robot.control.rate_hz;
+  const msToTicks = (ms: number): number => Math.round((ms * rate) / 1000);
+  const n = robot.joints.length;
+  const jointNames = robot.joints.map((j) => j.name);
+  const runner = new PolicyRunner(config.session, manifest, robot);
+  const layout = {
+    jointCount: n,
+    horizon: manifest.output.horizon,
+    actionDim: manifest.output.joints.length,
+    worldSize: hardwareWorldSize(robot, { kind: 'sim' }),
+  };
+  const shared = viewShared(layout, allocateShared(layout));
+  const control = shared.control;
+  const hardware = openRobotHardware(robot, { kind: 'sim', seed }, {
+    cells: control,
+    estop: Ctrl.SIM_ESTOP_LINE,
+    brake: Ctrl.SIM_BRAKE_LINE,
+    pushJoint: Ctrl.SIM_PUSH_JOINT,
+    pushMicro: Ctrl.SIM_PUSH_MICRO,
+  });
+  const plant = hardware.plant;
+  if (!plant) throw new Error(`${loaded.robotFile}: the sim target needs a simulated robot`);
+  const joints = new JointFaultInjector(hardware.joints, jointNames);
+  joints.open();
+  const loop = new ControlLoop({
+    robot,
+    hardware: { ...hardware, joints },
+    shared,
+    outputJoints: runner.outputJoints,
+    ticksPerAction: rate / manifest.rate_hz,
+    blendSteps: manifest.blend_steps,
+    replanAfter: manifest.replan_after,
+    autoArm: scenario.arm === 'auto',
+  });
+  const events = new EventRingReader(shared);
+
+  // Cameras, their fault injectors and the touch estimators, as run.ts wires them.
+  const frames = new Map<string, Frame>();
+  const touch = {
+    contact: new Float64Array(robot.fingertips.length),
+    force: new Float64Array(robot.fingertips.length),
+    area: new Float64Array(robot.fingertips.length),
+  };
+  const cameras = robot.cameras.map((camera) => {
+    const pads = robot.fingertips.flatMap((f, i) => (f.camera === camera.name ? [i] : []));
+    const estimator: TouchEstimator | undefined =
+      pads.length > 0 ? createTouchEstimator(robot.fingertips.filter((f) => f.camera === camera.name), camera.width, camera.height) : undefined;
+    return {
+      camera,
+      renderer: createSimCameraRenderer(camera, robot, seed),
+      faults: new CameraFaultInjector(createRandom(seed * 31 + camera.name.length)),
+      estimator,
+      pads,
+      periodTicks: Math.max(1, Math.round(rate / camera.fps)),
+    };
+  });
+
+  const totalTicks = msToTicks(scenario.duration_ms);
+  const modes = new Uint8Array(totalTicks);
+  const commands = new Float64Array(totalTicks * n);
+  const positions = new Float64Array(totalTicks * n);
+  const powered = new Uint8Array(totalTicks);
+  const recorded: HilEvent[] = [];
+  const stimulusTicks = new Map<string, number>();
+  const watchdog: { tick: number; petted: boolean }[] = [];
+  const health = new LoopHealth();
+  const stimuli = [...scenario.stimuli].sort((a, b) => a.at_ms - b.at_ms);
+  let nextStimulus = 0;
+
+  let policyFault: number = PolicyFault.NONE;
+  let extraLatencyTicks = 0;
+  let instruction = '';
+  let stalledUntil = -1;
+  let skipTicks = 0;
+  let clockTick = 0;
+  let lastRequest = 0;
+  let retryUntil = -1;
+  let pending: PendingChunk | undefined;
+  let chunkSeq = 0;
+  let commandSeq = 0;
+  let truthContactTick = -1;
+  let detectedContactTick = -1;
+  let oscillate = 0;
+
+  const snapshot = new Float64Array(shared.snapshot.length);
+  const traceSize = traceRecordSize(n);
+  const reading: ClockReading = { tick: 0, missed: 0, time: new Float64Array(3) };
+  const periodMs = 1000 / rate;
+  const sink = {
+    publishChunk(obsTick: number, values: Float64Array, count: number): void {
+      const copy = values.slice(0, count * layout.actionDim);
+      if (policyFault === PolicyFault.NAN) copy.fill(Number.NaN);
+      else if (policyFault === PolicyFault.OUT_OF_RANGE) {
+        for (let k = 0; k < copy.length; k++) copy[k] = k % 2 === 0 ? 50 : -50;
+      } else if (policyFault === PolicyFault.OSCILLATE) {
+        // Every action flips between the joints' limits: at one action per tick, a control-rate square wave.
+        for (let k = 0; k < count; k++) {
+          for (let d = 0; d < layout.actionDim; d++) {
+            const [lo, hi] = robot.joints[runner.outputJoints[d]].limits.position;
+            copy[k * layout.actionDim + d] = (k + oscillate) % 2 === 0 ? lo : hi;
+          }
+        }
+        oscillate++;
+      }
+      pending = { dueTick: -1, obsTick, count, values: copy };
+    },
+  };
+  const operator = (code: number): void => {
+    commandSeq = Atomics.load(control, Ctrl.COMMAND_SEQ) + 1;
+    Atomics.store(control, Ctrl.COMMAND_CODE, code);
+    Atomics.store(control, Ctrl.COMMAND_SEQ, commandSeq);
+  };
+  const cameraFault = (s: Stimulus & { camera?: string }, fault: number, amount = 0): void => {
+    for (const c of cameras) {
+      if (s.camera !== undefined && c.camera.name !== s.camera) continue;
+      c.faults.fault = fault as typeof c.faults.fault;
+      c.faults.noise = amount;
+      if (fault === CameraFault.DEAD) frames.delete(c.camera.name);
+    }
+  };
+  const jointIndex = (name: string): number => {
+    const i = jointNames.indexOf(name);
+    if (i < 0) throw new Error(`${loaded.file}: no joint named '${name}' in ${loaded.robotFile}`);
+    return i;
+  };
+
+  const apply = (s: Stimulus, k: number): void => {
+    if (s.id !== undefined) stimulusTicks.set(s.id, k);
+    recorded.push({ tick: k, kind: `stimulus:${s.do}` });
+    switch (s.do) {
+      case 'estop_press':
+        Atomics.store(control, Ctrl.SIM_ESTOP_LINE, 1);
+        break;
+      case 'estop_release':
+        Atomics.store(control, Ctrl.SIM_ESTOP_LINE, 0);
+        break;
+      case 'camera_stall':
+        cameraFault(s, CameraFault.STALL);
+        break;
+      case 'camera_dead':
+        cameraFault(s, CameraFault.DEAD);
+        break;
+      case 'camera_dark':
+        cameraFault(s, CameraFault.DARK);
+        break;
+      case 'camera_saturated':
+        cameraFault(s, CameraFault.SATURATED);
+        break;
+      case 'camera_noise':
+        cameraFault(s, CameraFault.NOISE, s.amount ?? 20);
+        break;
+      case 'camera_ok':
+        cameraFault(s, CameraFault.NONE);
+        break;
+      case 'joint_error':
+        joints.inject(jointIndex(s.joint), JointFault.ERROR);
+        break;
+      case 'joint_freeze':
+        joints.inject(jointIndex(s.joint), JointFault.FREEZE);
+        break;
+      case 'joint_jump':
+        joints.inject(jointIndex(s.joint), JointFault.JUMP, s.amount ?? 0.2);
+        break;
+      case 'joint_ok':
+        joints.inject(jointIndex(s.joint), JointFault.NONE);
+        break;
+      case 'policy_nan':
+        policyFault = PolicyFault.NAN;
+        break;
+      case 'policy_out_of_range':
+        policyFault = PolicyFault.OUT_OF_RANGE;
+        break;
+      case 'policy_oscillate':
+        policyFault = PolicyFault.OSCILLATE;
+        break;
+      case 'policy_silent':
+        policyFault = PolicyFault.SILENT;
+        break;
+      case 'policy_slow':
+        extraLatencyTicks = msToTicks(s.latency_ms ?? 300);
+        break;
+      case 'policy_ok':
+        policyFault = PolicyFault.NONE;
+        extraLatencyTicks = 0;
+        break;
+      case 'object_slip':
+        plant.slip();
+        break;
+      case 'push':
+        Atomics.store(control, Ctrl.SIM_PUSH_JOINT, jointIndex(s.joint));
+        Atomics.store(control, Ctrl.SIM_PUSH_MICRO, Math.round(s.amount * 1e6));
+        break;
+      case 'operator':
+        operator(OperatorCommand[s.command.toUpperCase() as 'ARM' | 'DISARM' | 'STOP' | 'RESET' | 'ESTOP']);
+        break;
+      case 'instruction':
+        instruction = s.text;
+        recorded.push({ tick: k, kind: 'instruction', detail: s.text });
+        break;
+      case 'loop_stall':
+        stalledUntil = k + msToTicks(s.duration_ms);
+        break;
+      case 'clock_skip':
+        skipTicks += s.ticks;
+        break;
+    }
+  };
+
+  const sources = {
+    snapshot,
+    frame: (name: string) => frames.get(name),
+    touch,
+    get instruction() {
+      return instruction;
+    },
+    nowMs: 0,
+  };
+
+  for (let k = 0; k < totalTicks; k++) {
+    const nowMs = k * periodMs;
+    while (nextStimulus < stimuli.length && msToTicks(stimuli[nextStimulus].at_ms) <= k) apply(stimuli[nextStimulus++], k);
+
+    if (k >= stalledUntil) {
+      const missed = skipTicks;
+      skipTicks = 0;
+      clockTick += missed;
+      reading.tick = clockTick;
+      reading.missed = missed;
+      reading.time[ClockTime.DEADLINE_MS] = clockTick * periodMs;
+      reading.time[ClockTime.NOW_MS] = clockTick * periodMs;
+      reading.time[ClockTime.LATENESS_MS] = 0;
+      loop.tick(reading);
+      clockTick++;
+    }
+
+    snapshot.set(shared.snapshot);
+    modes[k] = snapshot[2];
+    const traceIndex = (Atomics.load(control, Ctrl.TRACE_WRITE) - 1 + TRACE_CAPACITY) % TRACE_CAPACITY;
+    powered[k] = shared.trace[traceIndex * traceSize + 5];
+    for (let i = 0; i < n; i++) {
+      positions[k * n + i] = snapshot[SNAPSHOT_HEADER + i];
+      commands[k * n + i] = snapshot[SNAPSHOT_HEADER + 3 * n + i];
+    }
+    for (const e of events.drain()) {
+      const kind =
+        e.kind === EventKind.INTERVENTION ? (interventionNames[Math.log2(e.code)] ?? `intervention_${e.code}`) : (eventKindNames[e.kind] ?? `event_${e.kind}`);
+      recorded.push({
+        tick: k,
+        kind,
+        ...(e.joint >= 0 ? { joint: jointNames[e.joint] } : {}),
+        ...(e.kind === EventKind.MODE_CHANGE ? { detail: `${e.from}->${e.to}` } : {}),
+        ...(e.kind === EventKind.ESTOP || e.kind === EventKind.STALE_ACTIONS || e.kind === EventKind.DRIVE_POWER ? { detail: String(e.value) } : {}),
+      });
+    }
+
+    // Cameras at their frame rate, from the world state this tick published.
+    const world = snapshot.subarray(snapshotWorldOffset(n));
+    for (const c of cameras) {
+      if (k % c.periodTicks !== 0 || !c.faults.delivers) continue;
+      c.renderer.world.set(world);
+      const frame = c.renderer.render(nowMs);
+      c.faults.apply(frame.data);
+      frames.set(c.camera.name, frame);
+      if (!c.estimator) continue;
+      c.estimator.update(frame.data);
+      let squeeze = 0;
+      for (let p = 0; p < c.pads.length; p++) {
+        touch.contact[c.pads[p]] = c.estimator.contact[p];
+        touch.force[c.pads[p]] = c.estimator.force[p];
+        touch.area[c.pads[p]] = c.estimator.area[p];
+        squeeze = Math.max(squeeze, c.estimator.force[p]);
+      }
+      shared.counters[Counter.TOUCH_FORCE] = squeeze;
+      shared.counters[Counter.TOUCH_TICK] = snapshot[0];
+    }
+    if (truthContactTick < 0 && plant.truth.gripForce > 0) truthContactTick = k;
+    if (detectedContactTick < 0 && touch.contact.some((p) => p > 0.5)) detectedContactTick = k;
+
+    // Chunk requests, answered by the real policy after the configured latency.
+    const request = Atomics.load(control, Ctrl.CHUNK_REQUEST_SEQ);
+    if (request !== lastRequest) {
+      lastRequest = request;
+      retryUntil = k + msToTicks(GAP_RETRY_MS);
+    }
+    if (retryUntil >= k && pending === undefined && policyFault !== PolicyFault.SILENT && k % 2 === 0) {
+      sources.nowMs = nowMs;
+      const result = await runner.infer(sources, sink);
+      if (result.gap === undefined) {
+        retryUntil = -1;
+        if (pending !== undefined) (pending as PendingChunk).dueTick = k + msToTicks(scenario.policy_latency_ms) + extraLatencyTicks;
+      }
+    }
+    if (pending !== undefined && pending.dueTick >= 0 && pending.dueTick <= k) {
+      const chunk = shared.chunk;
+      chunk[0] = pending.obsTick;
+      chunk[1] = pending.count;
+      chunk.set(pending.values, CHUNK_HEADER);
+      Atomics.store(control, Ctrl.CHUNK_SEQ, ++chunkSeq);
+      pending = undefined;
+    }
+
+    if (k > 0 && k % msToTicks(WATCHDOG_PERIOD_MS) === 0) {
+      watchdog.push({ tick: k, petted: health.check(shared.counters[Counter.TICKS], shared.counters[Counter.MISSED_TICKS]) });
+    }
+  }
+  loop.close();
+
+  const digest = createHash('sha256').update(modes).update(new Uint8Array(commands.buffer)).update(new Uint8Array(positions.buffer)).digest('hex');
+  return {
+    robot,
+    rateHz: rate,
+    ticks: totalTicks,
+    modes,
+    commands,
+    positions,
+    powered,
+    events: recorded,
+    stimulusTicks,
+    truthContactTick,
+    detectedContactTick,
+    watchdog,
+    task: worldTask(snapshot.subarray(snapshotWorldOffset(n))),
+    digest,
+  };
+}
+
+export type { ModeCode };
