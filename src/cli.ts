@@ -111,6 +111,21 @@ program
     process.exitCode = result.exitCode;
   });
 
+program
+  .command('hil-rig')
+  .requiredOption('--broker <url>', 'MQTT broker the runner uses, e.g. mqtt://127.0.0.1:1883')
+  .option('--rig-id <id>', 'rig id (topic level under embody-rig/)', 'sim-rig')
+  .description('reference HIL rig: serves the rig protocol from the simulator until stopped')
+  .action(async (options: { broker: string; rigId: string }) => {
+    const { serveReferenceRig } = await import('./hil/index.js');
+    const rig = await serveReferenceRig({ brokerUrl: options.broker, rigId: options.rigId, root: process.cwd(), log: (line) => process.stdout.write(`${line}\n`) });
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await rig.close();
+  });
+
 export interface RunCliOptions {
   robot: string;
   policy?: string;

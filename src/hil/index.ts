@@ -7,3 +7,6 @@ export { runOnSim, WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './s
 export { judge, limitViolations, type Verdict } from './expectations.js';
 export { junitXml, type ScenarioResult } from './junit.js';
 export { runHil, runScenario, type HilOptions, type HilRun } from './runner.js';
+export { parseRigTarget, RIG_PROTOCOL, rigTopics, runRequestSchema, recordChunkSchema, recordDoneSchema } from './rig-protocol.js';
+export { runOnRig, type RigTargetOptions } from './rig-target.js';
+export { serveReferenceRig, type ReferenceRig, type ReferenceRigOptions } from './reference-rig.js';

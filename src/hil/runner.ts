@@ -8,6 +8,8 @@ import { ConfigError } from '../runtime/config/problems.js';
 import { judge } from './expectations.js';
 import { junitXml, type ScenarioResult } from './junit.js';
 import { loadScenario } from './scenario.js';
+import { parseRigTarget } from './rig-protocol.js';
+import { runOnRig } from './rig-target.js';
 import { runOnSim, type TargetRun } from './sim-target.js';
 
 export interface HilOptions {
@@ -24,11 +26,18 @@ export interface HilRun {
   readonly exitCode: number;
 }
 
-export async function runScenario(file: string, options: { seed?: number } = {}): Promise<{ result: ScenarioResult; run?: TargetRun }> {
+type Target = { kind: 'sim' } | { kind: 'rig'; brokerUrl: string; rigId: string };
+
+export async function runScenario(
+  file: string,
+  options: { seed?: number; target?: Target } = {},
+): Promise<{ result: ScenarioResult; run?: TargetRun }> {
   const started = performance.now();
   try {
     const loaded = loadScenario(file);
-    const run = await runOnSim(loaded, options);
+    const seed = options.seed === undefined ? {} : { seed: options.seed };
+    const target = options.target ?? { kind: 'sim' };
+    const run = target.kind === 'sim' ? await runOnSim(loaded, seed) : await runOnRig(loaded, { brokerUrl: target.brokerUrl, rigId: target.rigId, ...seed });
     const verdicts = loaded.scenario.expect.map((e) => judge(run, e));
     return { result: { name: loaded.scenario.name, file, seconds: (performance.now() - started) / 1000, verdicts }, run };
   } catch (error) {
@@ -39,14 +48,19 @@ export async function runScenario(file: string, options: { seed?: number } = {})
 
 export async function runHil(files: readonly string[], options: HilOptions): Promise<HilRun> {
   const out = options.out ?? ((text: string) => process.stdout.write(text));
+  let target: Target = { kind: 'sim' };
   if (options.target !== 'sim') {
-    out(`target '${options.target}': only 'sim' is implemented so far; the rig protocol (embody-rig/<rig_id>/) is specified in docs/HIL.md\n`);
-    return { results: [], digests: new Map(), exitCode: 2 };
+    const rig = parseRigTarget(options.target);
+    if (!rig) {
+      out(`target '${options.target}' is neither 'sim' nor a rig URL like mqtt://host:1883/<rig_id> (docs/HIL.md)\n`);
+      return { results: [], digests: new Map(), exitCode: 2 };
+    }
+    target = { kind: 'rig', ...rig };
   }
   const results: ScenarioResult[] = [];
   const digests = new Map<string, string>();
   for (const file of files) {
-    const { result, run } = await runScenario(file, options.seed === undefined ? {} : { seed: options.seed });
+    const { result, run } = await runScenario(file, { target, ...(options.seed === undefined ? {} : { seed: options.seed }) });
     results.push(result);
     if (run) digests.set(result.name, run.digest);
     const failed = result.error !== undefined || result.verdicts.some((v) => !v.passed);
