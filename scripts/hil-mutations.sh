@@ -30,5 +30,6 @@ mutate "standstill monitor removed" src/runtime/control-loop.ts 's/    if (tick 
 mutate "following error removed" src/runtime/control-loop.ts 's/    if (!this.#following.violated(this.#state.position, this.#envelope.command)) return;/    return;/' joint-sensor-jump.yaml
 mutate "jerk limit ignored" src/safety/envelope.ts 's/    let boxLo = a - J \* dt;/    let boxLo = a - 1e9 * dt;/' policy-out-of-range.yaml
 mutate "watchdog always petted" src/runtime/systemd.ts 's/    const healthy = ticks > this.#lastTicks \&\& missed === this.#lastMissed;/    const healthy = true;/' loop-stall-watchdog.yaml
+mutate "commands written before a measurement" src/runtime/control-loop.ts 's/if (this.#stopped || !this.#seeded) return;/if (this.#stopped) return;/' joint-error-at-power-up.yaml
 mutate "hardware read error ignored" src/runtime/control-loop.ts 's/      if (this.#mode !== Mode.FAULT \&\& this.#mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, Cause.HARDWARE_FAULT);/      void 0;/' joint-sensor-error.yaml
 git checkout -q -- src

@@ -156,9 +156,10 @@ export function judge(run: TargetRun, expectation: Expectation): Verdict {
       const to = ticksOf(expectation.to_ms);
       let worst = 0;
       let worstTick = from;
+      const series = expectation.of === 'measured' ? run.positions : run.commands;
       for (let k = from; k <= to; k++) {
         for (let j = 0; j < n; j++) {
-          const moved = Math.abs(run.commands[k * n + j] - run.commands[from * n + j]);
+          const moved = Math.abs(series[k * n + j] - series[from * n + j]);
           if (moved > worst) {
             worst = moved;
             worstTick = k;
@@ -166,7 +167,7 @@ export function judge(run: TargetRun, expectation: Expectation): Verdict {
         }
       }
       return {
-        expected: `commands held still in ${expectation.from_ms}-${expectation.to_ms} ms (±${expectation.tolerance})`,
+        expected: `${expectation.of} held still in ${expectation.from_ms}-${expectation.to_ms} ms (±${expectation.tolerance})`,
         passed: worst <= expectation.tolerance,
         happened: `largest move ${worst.toExponential(2)} at ${at(run, worstTick)}`,
       };

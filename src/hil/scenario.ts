@@ -95,9 +95,15 @@ export const expectationSchema = z
       .describe('petted: true = every watchdog period in the window was petted; false = some period was not'),
     z.object({ check: z.literal('task'), object_lifted: z.boolean() }).strict().describe('the task outcome at the end'),
     z
-      .object({ check: z.literal('held_still'), from_ms: ms, to_ms: ms, tolerance: z.number().positive().default(1e-6) })
+      .object({
+        check: z.literal('held_still'),
+        from_ms: ms,
+        to_ms: ms,
+        tolerance: z.number().positive().default(1e-6),
+        of: z.enum(['commands', 'measured']).default('commands'),
+      })
       .strict()
-      .describe('the commanded positions do not move within the window'),
+      .describe('the commanded (or measured) positions do not move within the window'),
   ])
   .describe('one expected reaction');
 

@@ -59,6 +59,7 @@ export interface TargetRun {
   readonly ticks: number;
   readonly modes: Uint8Array;
   readonly commands: Float64Array;
+  /** True joint positions (the plant's, or a rig's own sensors), per tick per joint. */
   readonly positions: Float64Array;
   readonly powered: Uint8Array;
   readonly events: readonly HilEvent[];
@@ -327,8 +328,10 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
     modes[k] = snapshot[2];
     const traceIndex = (Atomics.load(control, Ctrl.TRACE_WRITE) - 1 + TRACE_CAPACITY) % TRACE_CAPACITY;
     powered[k] = shared.trace[traceIndex * traceSize + 5];
+    // Positions are the plant's true ones (what a rig's own sensors see), not what the loop
+    // read: an injected sensor fault must not hide, or fake, real motion.
     for (let i = 0; i < n; i++) {
-      positions[k * n + i] = snapshot[SNAPSHOT_HEADER + i];
+      positions[k * n + i] = plant.position[i];
       commands[k * n + i] = snapshot[SNAPSHOT_HEADER + 3 * n + i];
     }
     for (const e of events.drain()) {

@@ -7,7 +7,7 @@ import type { RunCliOptions } from '../cli.js';
 import { ConfigError, loadConfig, robotJsonSchema } from './config/index.js';
 import { createLogger } from './logger.js';
 import { StatusLine } from './output/status-line.js';
-import { runRobot } from './run.js';
+import { runRobot, StoppedBeforeReady } from './run.js';
 
 export async function runCommand(options: RunCliOptions): Promise<number> {
   const log = createLogger({ level: options.logLevel });
@@ -37,6 +37,10 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
     });
     return report.controlled_shutdown ? 0 : 1;
   } catch (error) {
+    if (error instanceof StoppedBeforeReady) {
+      log.info('stopped before the control loop was ready; the worker closed the hardware');
+      return 0;
+    }
     if (error instanceof ConfigError) {
       log.error({ problems: error.problems }, 'refusing to start: the configuration has problems');
       process.stderr.write(`${error.message}\n`);

@@ -108,6 +108,8 @@ export class ControlLoop {
   #stopThenIdle = false;
   #exitAfterStop = false;
   #stopped = false;
+  #seeded = false;
+  #ready = false;
   #lastFreshTick = 0;
   #stale = false;
   #estopLevel = 0;
@@ -191,6 +193,9 @@ export class ControlLoop {
         break;
       default:
         this.#decelerate(tick);
+        // A fault during boot (e-stop held at power-up, a failing sensor) still ends in
+        // READY once the hardware reads healthy: the service is up, the fault is latched.
+        if (!this.#ready && this.#countHealthy()) this.#announceReady();
     }
     this.#monitorStandstill(tick);
     if (this.#mode === Mode.ARMED || this.#mode === Mode.RUNNING) this.#maybeRequestChunk(tick);
@@ -250,6 +255,8 @@ export class ControlLoop {
     this.#powerOffAtRest = false;
     if (!this.#envelope.powered) return;
     this.#envelope.cutPower(this.#state.position);
+    // Cut where the joints are measured (or, unread, nothing is written at all: see #seeded).
+    if (this.#hardwareOk) this.#seeded = true;
     this.#event(tick, EventKind.DRIVE_POWER, 0, this.#mode, this.#mode, 0);
   }
 
@@ -332,17 +339,36 @@ export class ControlLoop {
   }
 
   #boot(tick: number): void {
+    if (!this.#countHealthy()) return;
+    this.#enter(tick, Mode.IDLE, Cause.LOOP_HEALTHY);
+    this.#announceReady();
+    if (this.#autoArm) this.#arm(tick, Cause.AUTO_ARM);
+  }
+
+  /**
+   * Healthy ticks toward READY: the first one seeds the envelope from the measurement (until
+   * then nothing is written to the actuators: a command of zeros would drive every joint to
+   * zero). True once there were enough.
+   */
+  #countHealthy(): boolean {
     if (!this.#hardwareOk) {
       this.#healthyTicks = 0;
-      return;
+      return false;
     }
-    if (this.#healthyTicks === 0) this.#envelope.seed(this.#state.position);
-    this.#envelope.brake();
-    if (++this.#healthyTicks < this.#bootTicks) return;
-    this.#enter(tick, Mode.IDLE, Cause.LOOP_HEALTHY);
+    if (!this.#seeded) this.#seed();
+    return ++this.#healthyTicks >= this.#bootTicks;
+  }
+
+  #seed(): void {
+    this.#envelope.seed(this.#state.position);
+    this.#seeded = true;
+  }
+
+  #announceReady(): void {
+    if (this.#ready) return;
+    this.#ready = true;
     Atomics.store(this.#s.control, Ctrl.READY, 1);
     Atomics.notify(this.#s.control, Ctrl.READY);
-    if (this.#autoArm) this.#arm(tick, Cause.AUTO_ARM);
   }
 
   #followPolicy(tick: number): void {
@@ -450,7 +476,7 @@ export class ControlLoop {
         this.#standstill.reset();
         this.#following.reset();
         if (!this.#envelope.powered) this.#event(tick, EventKind.DRIVE_POWER, 0, mode, mode, 1);
-        this.#envelope.seed(this.#state.position);
+        this.#seed();
         this.#enter(tick, Mode.IDLE, Cause.OPERATOR_RESET);
         return CommandResult.ACCEPTED;
       case OperatorCommand.ESTOP:
@@ -471,7 +497,7 @@ export class ControlLoop {
 
   #arm(tick: number, cause: number): void {
     // Re-seed from the measured state so the first command after arming is where the arm is.
-    this.#envelope.seed(this.#state.position);
+    this.#seed();
     this.#queue.clear();
     this.#requestTick = -1;
     this.#lastFreshTick = tick;
@@ -528,7 +554,7 @@ export class ControlLoop {
   }
 
   #writeHardware(tick: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#seeded) return;
     try {
       this.#hw.joints.write(this.#envelope.command);
       this.#hw.brake?.write(this.#envelope.powered ? 1 : 0);

@@ -57,6 +57,17 @@ export interface RunOptions {
   readonly stopRequested?: Promise<string>;
 }
 
+/** How long the loop may take from start to READY before the run is abandoned. */
+const READY_TIMEOUT_MS = 15_000;
+
+/** A stop was requested before the loop was ready: nothing ran, the worker was stopped. */
+export class StoppedBeforeReady extends Error {
+  constructor() {
+    super('stop requested before the control loop was ready');
+    this.name = 'StoppedBeforeReady';
+  }
+}
+
 export async function runRobot(options: RunOptions): Promise<RunReport> {
   const { log } = options;
   const startedAt = new Date();
@@ -99,7 +110,17 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   let instruction = '';
 
   try {
-    await control.ready;
+    // READY can be long in coming (hardware that never reads healthy) or overtaken by a stop
+    // request: neither may leave the process hanging with the first SIGTERM ignored.
+    const boot = await Promise.race([
+      control.ready.then(() => 'ready' as const),
+      (options.stopRequested ?? new Promise<string>(() => undefined)).then(() => 'stop' as const),
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), READY_TIMEOUT_MS).unref()),
+    ]);
+    if (boot === 'timeout') {
+      throw new Error(`the control loop did not report READY within ${READY_TIMEOUT_MS / 1000} s: the hardware never read healthy (see the hardware_error events)`);
+    }
+    if (boot === 'stop') throw new StoppedBeforeReady();
     log.info(
       { robot: robot.robot_id, policy: manifest.name, rate_hz: robot.control.rate_hz, auto_arm: autoArm, scheduling: control.scheduling },
       'control loop ready',

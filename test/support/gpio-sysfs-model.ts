@@ -26,6 +26,13 @@
  * as one line, `export 529`, `active_low gpio529 1`, `direction gpio529 in`, `edge gpio529 both`,
  * `value gpio530 1` (an output written), `pin gpio529 0` (a pin the model applied),
  * `unexport 529`. It writes the ready file once the tree exists and stops on SIGTERM.
+ *
+ * `--active-low 529,530` (optional): those lines start with `active_low` 1 when exported, so
+ * their `value` is inverted from the start. The kernel applies an `active_low` write inside the
+ * write() call; the model only a poll later, so a client that writes `active_low` and samples
+ * `value` right away (src/hal/gpio/sysfs.ts seeds its debouncer that way) would otherwise see
+ * the un-inverted level for about a millisecond: a released active-low e-stop reads pressed.
+ * The client's own writes are still taken and journaled as usual.
  */
 import {
   appendFileSync,
@@ -71,6 +78,8 @@ class SysfsGpioModel {
     readonly pins: string,
     readonly journal: string,
     readonly chips: readonly ModelChip[],
+    /** Lines whose `active_low` is 1 when exported (see the file header). */
+    readonly activeLowAtExport: ReadonlySet<number> = new Set(),
   ) {
     mkdirSync(root, { recursive: true });
     mkdirSync(pins, { recursive: true });
@@ -149,13 +158,15 @@ class SysfsGpioModel {
     }
     const pin = existsSync(this.#pinPath(n)) ? this.#readPin(n) : 0;
     if (!existsSync(this.#pinPath(n))) this.#writePin(n, 0);
+    const activeLow: 0 | 1 = this.activeLowAtExport.has(n) ? 1 : 0;
+    const logical = pin ^ activeLow;
     const staging = join(this.root, `.gpio${n}.new`);
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging);
     writeFileSync(join(staging, 'direction'), 'in\n');
-    writeFileSync(join(staging, 'value'), `${pin}\n`);
+    writeFileSync(join(staging, 'value'), `${logical}\n`);
     writeFileSync(join(staging, 'edge'), 'none\n');
-    writeFileSync(join(staging, 'active_low'), '0\n');
+    writeFileSync(join(staging, 'active_low'), `${activeLow}\n`);
     // Watch before the directory appears: a client may write its attributes right away. The
     // inotify watch follows the directory through the rename.
     const dirty = new Set<string>();
@@ -163,7 +174,7 @@ class SysfsGpioModel {
       if (filename !== null) dirty.add(filename);
     });
     renameSync(staging, dir);
-    this.#lines.set(n, { dirty, watcher, direction: 'in', activeLow: 0, edge: 'none', pin, valueByte: pin === 1 ? 0x31 : 0x30 });
+    this.#lines.set(n, { dirty, watcher, direction: 'in', activeLow, edge: 'none', pin, valueByte: logical === 1 ? 0x31 : 0x30 });
     this.#log(`export ${n}`);
   }
 
@@ -251,12 +262,14 @@ function main(): void {
       journal: { type: 'string' },
       ready: { type: 'string' },
       chips: { type: 'string', default: '[{"base":512,"label":"pinctrl-bcm2711","ngpio":54}]' },
+      'active-low': { type: 'string', default: '' },
     },
   });
   if (values.pins === undefined || values.journal === undefined) {
-    throw new Error('usage: gpio-sysfs-model --root DIR --pins DIR --journal FILE [--ready FILE] [--chips JSON]');
+    throw new Error('usage: gpio-sysfs-model --root DIR --pins DIR --journal FILE [--ready FILE] [--chips JSON] [--active-low N,N]');
   }
-  const model = new SysfsGpioModel(values.root, values.pins, values.journal, JSON.parse(values.chips) as ModelChip[]);
+  const activeLow = new Set(values['active-low'].split(',').filter((s) => s !== '').map(Number));
+  const model = new SysfsGpioModel(values.root, values.pins, values.journal, JSON.parse(values.chips) as ModelChip[], activeLow);
   let busy = false;
   const step = (): void => {
     if (busy) return;
