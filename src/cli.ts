@@ -25,7 +25,8 @@ program
   .option('--robot <file>', 'robot description (YAML)', defaultRobot)
   .option('--policy <file>', 'policy manifest (YAML) overriding the one robot.yaml names')
   .option('--duration <s>', 'stop after this many seconds', seconds)
-  .option('--broker <url>', "MQTT broker URL, 'embedded' (aedes on localhost) or 'none'", 'embedded')
+  .option('--broker <url>', "MQTT broker URL, 'embedded' (aedes on localhost) or 'none' (default: robot.yaml telemetry.broker, else embedded)")
+  .option('--state-dir <dir>', 'where the telemetry outbox lives (default: $STATE_DIRECTORY, else ./.embody-state)')
   .option('--report <file>', 'write the run report (JSON) here at the end')
   .option('--trace <file>', 'write one JSON line per control tick here')
   .addOption(new Option('--arm', 'arm as soon as the loop is ready (default: only for fully simulated robots)'))
@@ -130,7 +131,8 @@ export interface RunCliOptions {
   robot: string;
   policy?: string;
   duration?: number;
-  broker: string;
+  broker?: string;
+  stateDir?: string;
   report?: string;
   trace?: string;
   arm?: boolean;

@@ -154,10 +154,47 @@ export const policyBindingSchema = z
   })
   .strict();
 
+const brokerFile = (what: string) => z.string().min(1).describe(`${what} (PEM or text file; relative to this file)`);
+const count = z.number().int().positive();
+
 export const telemetrySchema = z
   .object({
     state_rate_hz: positive.default(10),
     metrics_rate_hz: positive.default(1),
+    tactile_rate_hz: positive.optional().describe('touch estimate messages per second (default 10)'),
+    broker: z
+      .object({
+        url: z
+          .string()
+          .regex(/^(mqtts?|tcp|tls|ssl|wss?):\/\/[^/]/, 'expected mqtt://host:port or mqtts://host:port')
+          .refine((url) => !/^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(url), {
+            message: 'a password in the URL would end up in logs and backups: put it in a file and name it in password_file',
+          })
+          .describe('broker URL; --broker on the command line replaces it (embedded: the local aedes, none: no telemetry)'),
+        ca_file: brokerFile('CA certificate that signed the broker certificate').optional(),
+        cert_file: brokerFile("this robot's client certificate").optional(),
+        key_file: brokerFile("this robot's private key").optional(),
+        username: z.string().min(1).optional(),
+        password_file: brokerFile('file holding the MQTT password (one trailing newline is ignored)').optional(),
+        password: z
+          .never({ error: 'inline passwords are not accepted: put the password in a file (mode 0600) and name it in password_file' })
+          .optional(),
+      })
+      .strict()
+      .refine((b) => (b.cert_file === undefined) === (b.key_file === undefined), {
+        message: 'cert_file and key_file go together: a client certificate needs its key',
+      })
+      .optional()
+      .describe('an MQTT broker of your own; without it `embody run` starts the embedded one'),
+    outbox: z
+      .object({
+        max_bytes: count.optional().describe('bytes of unsent events and metrics kept on disk (default 8 MiB)'),
+        max_events: count.optional().describe('unsent events kept (default 20000); an event goes only when newer ones fill the outbox'),
+        max_stream: count.optional().describe('metrics samples taken offline and kept to send later (default 3600)'),
+      })
+      .strict()
+      .optional()
+      .describe('limits of the on-disk outbox for events (docs/MQTT.md)'),
   })
   .strict();
 

@@ -28,6 +28,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
       policyOverride: options.policy,
       durationS: options.duration,
       broker: options.broker,
+      stateDir: options.stateDir,
       reportFile: options.report,
       traceFile: options.trace,
       autoArm: options.arm,

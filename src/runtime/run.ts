@@ -16,7 +16,14 @@ import { hardwareWorldSize, type HardwareOptions } from '../hal/index.js';
 import type { Frame } from '../hal/types.js';
 import { interventionNames } from '../safety/index.js';
 import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
-import { connectTelemetry, startEmbeddedBroker, type EmbeddedBroker, type TelemetryLink } from '../telemetry/index.js';
+import {
+  connectTelemetry,
+  startEmbeddedBroker,
+  telemetrySettingsFromRobot,
+  type EmbeddedBroker,
+  type StatePayload,
+  type TelemetryLink,
+} from '../telemetry/index.js';
 import { loadConfig } from './config/index.js';
 import { ControlThread, type ControlEvent } from './control-thread.js';
 import type { Logger } from './logger.js';
@@ -44,8 +51,10 @@ export interface RunOptions {
   readonly robotFile: string;
   readonly policyOverride?: string;
   readonly durationS?: number;
-  /** 'embedded' (aedes on localhost), 'none', or a broker URL. */
-  readonly broker: string;
+  /** 'embedded' (aedes on localhost), 'none', or a broker URL; default: robot.yaml telemetry.broker.url, else 'embedded'. */
+  readonly broker?: string;
+  /** Where the telemetry outbox lives; default $STATE_DIRECTORY, else ./.embody-state. */
+  readonly stateDir?: string;
   readonly reportFile?: string;
   readonly traceFile?: string;
   /** Arm when ready; undefined means: only when every driver is simulated. */
@@ -205,15 +214,27 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     );
 
     // Telemetry.
-    if (options.broker !== 'none') {
-      let url = options.broker;
+    const telemetrySettings = telemetrySettingsFromRobot(robot.telemetry, options.robotFile);
+    const brokerChoice = options.broker ?? telemetrySettings.broker?.url ?? 'embedded';
+    if (brokerChoice !== 'none') {
+      let url = brokerChoice;
       if (url === 'embedded') {
         broker = await startEmbeddedBroker({ port: 1883 });
         url = broker.url;
         if (broker.fellBackFrom) log.warn({ requested: broker.fellBackFrom, port: broker.port }, 'MQTT port in use: the embedded broker took a free one');
         log.info({ url }, `embedded MQTT broker listening; watch with: mosquitto_sub -h 127.0.0.1 -p ${broker.port} -t 'embody/#' -v`);
       }
-      telemetry = connectTelemetry({ url, robotId: robot.robot_id, log });
+      telemetry = connectTelemetry({
+        // robot.yaml's TLS files and credentials; --broker URL replaces only the URL.
+        ...(brokerChoice === 'embedded' ? { protocolVersion: 4 as const } : telemetrySettings.broker),
+        url,
+        robotId: robot.robot_id,
+        log,
+        joints: robot.joints.map((j) => j.name),
+        fingertips: robot.fingertips.map((f) => f.name),
+        ...(telemetrySettings.outbox ? { outbox: telemetrySettings.outbox } : {}),
+        ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+      });
       const link = telemetry;
       link.setStatus(modeNames[control.mode]);
       subscriptions.add(
@@ -224,7 +245,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
             link.publishEvent({ kind: 'instruction', cause: 'operator', detail: command.text, tick: control.counter(Counter.TICKS) });
             return;
           }
-          const code = OperatorCommand[command.command.toUpperCase() as 'ARM' | 'DISARM' | 'STOP' | 'RESET'];
+          const code = OperatorCommand[command.command.toUpperCase() as 'ARM' | 'DISARM' | 'STOP' | 'RESET' | 'ESTOP'];
           const outcome = await control.command(code);
           link.ack(command.id, outcome.ok, outcome.reason);
         }),
@@ -233,9 +254,16 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
       subscriptions.add(
         interval(1000 / robot.telemetry.state_rate_hz).subscribe(() => {
           if (!control.readSnapshot(stateSample)) return;
-          link.publishStream('state', stateMessage(robot.joints.map((j) => j.name), stateSample));
+          link.publishStream('state', stateMessage(jointCount, stateSample));
         }),
       );
+      if (robot.fingertips.length > 0) {
+        subscriptions.add(
+          interval(1000 / (robot.telemetry.tactile_rate_hz ?? 10)).subscribe(() => {
+            link.publishStream('tactile', { ts: Date.now(), contact: Array.from(touch.contact), force: Array.from(touch.force), area: Array.from(touch.area) });
+          }),
+        );
+      }
       subscriptions.add(
         interval(1000 / robot.telemetry.metrics_rate_hz).subscribe(() => {
           const lateness = control.latenessPercentiles();
@@ -250,6 +278,9 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
             cpu: process.cpuUsage().user / 1e6,
             rss_mb: process.memoryUsage.rss() / 2 ** 20,
             dropped: link.dropped,
+            safety: safetyCounts(control),
+            events_pending: link.eventsPending,
+            events_dropped: link.eventsDropped,
           });
         }),
       );
@@ -411,23 +442,15 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   }
 }
 
-function stateMessage(names: readonly string[], snapshot: Float64Array): {
-  ts: number;
-  tick: number;
-  mode: string;
-  joints: { name: string; position: number; velocity: number; command: number }[];
-} {
-  const n = names.length;
+/** One state sample: arrays in the order of robot.joints (announced as status.joints). */
+function stateMessage(n: number, snapshot: Float64Array): StatePayload {
   return {
     ts: Date.now(),
     tick: snapshot[0],
     mode: modeNames[snapshot[2]] ?? 'UNKNOWN',
-    joints: names.map((name, i) => ({
-      name,
-      position: snapshot[3 + i],
-      velocity: snapshot[3 + n + i],
-      command: snapshot[3 + 3 * n + i],
-    })),
+    position: Array.from(snapshot.subarray(3, 3 + n)),
+    velocity: Array.from(snapshot.subarray(3 + n, 3 + 2 * n)),
+    command: Array.from(snapshot.subarray(3 + 3 * n, 3 + 4 * n)),
   };
 }
 
@@ -487,6 +510,20 @@ function describeEvent(event: ControlEvent, jointNames: readonly string[]): Desc
 }
 
 export { CommandResult };
+
+/** The safety counters the report and the metrics topic carry. */
+function safetyCounts(control: ControlThread): Record<string, number> {
+  return {
+    rejected_actions: control.counter(Counter.REJECTED_ACTIONS),
+    position_limited: control.counter(Counter.POSITION_CLAMPS),
+    shaped: control.counter(Counter.SHAPED_TICKS),
+    stale_action_ticks: control.counter(Counter.STALE_ACTION_TICKS),
+    stale_chunks: control.counter(Counter.STALE_CHUNKS),
+    estop_trips: control.counter(Counter.ESTOP_TRIPS),
+    standstill_faults: control.counter(Counter.STANDSTILL_FAULTS),
+    ...Object.fromEntries(interventionNames.map((name, k) => [`ticks_${name}`, control.counter(Counter.INTERVENTION_COUNTS + k)])),
+  };
+}
 
 function round6(v: number): number {
   return Math.round(v * 1e6) / 1e6;

@@ -1,32 +1,33 @@
 /**
  * The robot's MQTT link. It lives on the main thread (the control loop runs in its own worker),
- * never throws into the runtime and never grows without bound:
+ * never throws into the runtime after it is created, and never grows without bound:
  *   - status is retained, with a last will of `offline`, re-announced on every connect;
- *   - stream samples (state, tactile, metrics) are QoS 0 and are dropped and counted while the
- *     link is down or its socket is backed up (mqtt.js would otherwise queue QoS 0 without
- *     bound: queueQoSZero is off);
- *   - events are QoS 1 through a bounded in-memory queue with a bounded in-flight window,
- *     flushed in order on reconnect (the MQTT issue replaces it with an on-disk outbox);
- *   - commands are validated at the boundary and every refusal is answered on cmd/ack.
+ *   - stream samples (state, tactile) are QoS 0 and are dropped and counted while the link is
+ *     down or its socket is backed up (mqtt.js would otherwise queue QoS 0 without bound:
+ *     queueQoSZero is off); metrics that cannot go live are kept in the outbox instead;
+ *   - events go through the on-disk outbox (outbox.ts): QoS 1, a bounded in-flight window,
+ *     flushed in order on every connect, including by the next process after a restart;
+ *   - commands pass the command gate (commands.ts) and every refusal is answered on cmd/ack;
+ *   - reconnects back off exponentially with jitter (backoff.ts); TLS and credentials come from
+ *     files, re-read on every reconnect attempt, and never reach a log.
  */
 import { randomUUID } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { join } from 'node:path';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { Observable, Subject } from 'rxjs';
-import type { z } from 'zod';
-import {
-  instructionCommandSchema,
-  modeCommandSchema,
-  type EventInput,
-  type StatusPayload,
-  type StreamPayloads,
-  type ValidatedCommand,
-} from './schemas.js';
-import { topicsFor, type StreamTopic } from './topics.js';
+import { backoffDelay } from './backoff.js';
+import { createCommandGate, TokenBucket, type CommandRate } from './commands.js';
+import { defaultStateDir, readPasswordFile, readSecretFile, redactUrl } from './config.js';
+import { encodeStream } from './encode.js';
+import { Outbox, OutboxLockedError, type OutboxLimits, type OutboxStats } from './outbox.js';
+import type { EventInput, RefusalCode, StatusPayload, StreamInputs, StreamPayloads, ValidatedCommand } from './schemas.js';
+import { topicRoot, topicsFor, type StreamTopic } from './topics.js';
 
 /** The part of a pino logger the link uses. */
 export interface TelemetryLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
+  error?(obj: object, msg: string): void;
 }
 
 export interface TelemetryOptions {
@@ -34,69 +35,144 @@ export interface TelemetryOptions {
   readonly robotId: string;
   readonly clientId?: string;
   readonly username?: string;
+  /** Inline password, for programmatic use and tests; robot.yaml names a file (passwordFile). */
   readonly password?: string;
+  /** File holding the password (one trailing newline is ignored). */
+  readonly passwordFile?: string;
+  /** PEM files: the CA that signed the broker's certificate, this robot's certificate and key. */
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** MQTT 5 unless set; when the broker refuses 5 (aedes does), the link retries with 3.1.1 (4). */
+  readonly protocolVersion?: 4 | 5;
   /** Reported in status; defaults to 0.1.0. */
   readonly version?: string;
+  /** Joint names, announced in status: the order of the arrays in state. */
+  readonly joints?: readonly string[];
+  /** Fingertip region names, announced in status: the order of the arrays in tactile. */
+  readonly fingertips?: readonly string[];
   readonly log?: TelemetryLogger;
   /** Bytes waiting in the socket above which stream samples are dropped (default 64 KiB). */
   readonly maxBufferedBytes?: number;
-  /** Events kept while offline; beyond it the oldest are dropped and counted (default 1000). */
-  readonly maxQueuedEvents?: number;
-  /** QoS 1 events handed to mqtt.js and not yet acknowledged (default 64). */
+  /** QoS 1 outbox records handed to mqtt.js and not yet acknowledged (default 64). */
   readonly maxInflightEvents?: number;
   /** Commands whose ts is older than this are refused so nothing replays late (default 10 s; 0 turns it off). */
   readonly maxCommandAgeMs?: number;
-  /** First reconnect delay; it doubles per failed attempt up to reconnectMaxMs (defaults 1 s, 15 s). */
+  /** Default: 10 in a burst, then 5 per second (stop is never limited). */
+  readonly commandRate?: CommandRate;
+  /** Larger command payloads are refused unread (default 8 KiB). */
+  readonly maxCommandBytes?: number;
+  /** First reconnect delay; it doubles per failed attempt up to reconnectMaxMs, with jitter (defaults 1 s, 30 s). */
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
+  /** MQTT keepalive, s (default 10): how soon the broker sends the last will after a silent loss. */
+  readonly keepaliveSeconds?: number;
+  /** The outbox lives in <stateDir>/outbox/<robot_id>/ (default: $STATE_DIRECTORY, else ./.embody-state). */
+  readonly stateDir?: string;
+  readonly outbox?: OutboxLimits;
+  /** Keep metrics taken while the link is down in the outbox and send them afterwards (default true). */
+  readonly spoolMetrics?: boolean;
 }
 
 export interface TelemetryLink {
   readonly connected: boolean;
+  /** MQTT protocol in use: 5, or 4 (3.1.1) after a broker refused 5. */
+  readonly protocolVersion: 4 | 5;
   /** Stream samples dropped (link down or socket backed up). */
   readonly dropped: number;
-  /** Events lost because the offline queue overflowed. */
+  /** Events the full outbox gave up (docs/MQTT.md: only when newer events alone fill it). */
   readonly eventsDropped: number;
-  /** Events not yet acknowledged by the broker (queued + in flight). */
+  /** Events not yet acknowledged by the broker (in the outbox, in flight included). */
   readonly eventsPending: number;
+  readonly outbox: OutboxStats;
+  /** Refusals not answered because refusal acks were coming faster than 10 per second. */
+  readonly refusalsUnanswered: number;
   readonly commands$: Observable<ValidatedCommand>;
-  /** QoS 0; false when the sample was dropped. */
-  publishStream<K extends StreamTopic>(topic: K, payload: StreamPayloads[K]): boolean;
-  /** QoS 1, never blocks; id and ts are stamped unless given. */
-  publishEvent(payload: EventInput): void;
+  /** QoS 0; true when sent now. False: dropped and counted, or (metrics) kept in the outbox. */
+  publishStream<K extends StreamTopic>(topic: K, payload: StreamInputs[K]): boolean;
+  /** QoS 1 through the outbox, never blocks; id and ts are stamped unless given. Returns the id. */
+  publishEvent(payload: EventInput): string;
   /** Re-announces the retained online status with this mode. */
   setStatus(mode: string): void;
-  ack(id: string, ok: boolean, reason?: string): void;
-  /** Publishes the offline status (when connected), then disconnects. Never rejects. */
+  /** Answers a command on cmd/ack (a refusal without a code gets code 'refused'). */
+  ack(id: string, ok: boolean, reason?: string, code?: RefusalCode): void;
+  /** Publishes the offline status (when connected), then disconnects; the outbox keeps what is unsent. Never rejects. */
   close(): Promise<void>;
 }
 
 const silent: TelemetryLogger = { info: () => undefined, warn: () => undefined };
 
+/** A connection that stays up this long resets the back-off; a flapping one keeps backing off. */
+const stableConnectionMs = 10_000;
+/** After a broker refused a QoS 1 record (MQTT 5 PUBACK error), retry it this much later. */
+const rejectedRetryMs = 5_000;
+
 export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
   const topics = topicsFor(options.robotId);
+  const root = topicRoot(options.robotId);
+  const commandPrefix = `${root}cmd/`;
   const log = options.log ?? silent;
+  const safeUrl = redactUrl(options.url);
   const version = options.version ?? '0.1.0';
   const maxBuffered = options.maxBufferedBytes ?? 64 * 1024;
-  const maxQueued = options.maxQueuedEvents ?? 1000;
   const maxInflight = options.maxInflightEvents ?? 64;
-  const maxAgeMs = options.maxCommandAgeMs ?? 10_000;
-  const reconnectMin = options.reconnectMinMs ?? 1000;
-  const reconnectMax = Math.max(reconnectMin, options.reconnectMaxMs ?? 15_000);
+  const reconnectMin = Math.max(1, options.reconnectMinMs ?? 1000);
+  const reconnectMax = Math.max(reconnectMin, options.reconnectMaxMs ?? 30_000);
+  const spoolMetrics = options.spoolMetrics ?? true;
+  const gate = createCommandGate({ maxAgeMs: options.maxCommandAgeMs, rate: options.commandRate, maxBytes: options.maxCommandBytes });
+  const refusalAcks = new TokenBucket({ burst: 20, perSecond: 10 });
 
+  // Secrets and certificates: read now (a missing file is a startup error naming the file),
+  // again before every reconnect attempt (rotated certificates, changed passwords).
+  const readCredentials = (): Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'password'> => ({
+    ...(options.caFile === undefined ? {} : { ca: readSecretFile(options.caFile, 'ca_file') }),
+    ...(options.certFile === undefined ? {} : { cert: readSecretFile(options.certFile, 'cert_file') }),
+    ...(options.keyFile === undefined ? {} : { key: readSecretFile(options.keyFile, 'key_file') }),
+    ...(options.passwordFile !== undefined
+      ? { password: readPasswordFile(options.passwordFile) }
+      : options.password !== undefined
+        ? { password: options.password }
+        : {}),
+  });
+  const credentials = readCredentials();
+  const outboxDir = join(options.stateDir ?? defaultStateDir(), 'outbox', options.robotId);
+  let outbox: Outbox;
+  try {
+    outbox = Outbox.open(outboxDir, options.outbox, log);
+  } catch (error) {
+    if (!(error instanceof OutboxLockedError)) throw error;
+    // Telemetry is no reason to refuse to run; the robot's hardware has its own guards.
+    (log.error ?? log.warn).call(log, { err: { message: error.message }, dir: outboxDir }, 'telemetry outbox in use by another process: this run keeps its events in memory only');
+    outbox = Outbox.inMemory(outboxDir, options.outbox, log);
+  }
+
+  let mode: string | undefined;
   const status = (state: 'online' | 'offline'): string => {
-    const payload: StatusPayload = { robot_id: options.robotId, state, mode, version, ts: Date.now() };
+    const payload: StatusPayload = {
+      robot_id: options.robotId,
+      state,
+      mode,
+      version,
+      ...(options.joints ? { joints: [...options.joints] } : {}),
+      ...(options.fingertips ? { fingertips: [...options.fingertips] } : {}),
+      ts: Date.now(),
+    };
     return JSON.stringify(payload);
   };
-  let mode: string | undefined;
 
+  let attempt = 0;
   const clientOptions: IClientOptions = {
     clientId: options.clientId ?? `embody-${options.robotId}-${randomUUID().slice(0, 8)}`,
+    protocolVersion: options.protocolVersion ?? 5,
     username: options.username,
-    password: options.password,
+    ...credentials,
+    rejectUnauthorized: true,
     clean: true,
-    keepalive: 10,
-    reconnectPeriod: reconnectMin,
+    keepalive: options.keepaliveSeconds ?? 10,
+    reconnectPeriod: backoffDelay(0, reconnectMin, reconnectMax),
+    // mqtt.js gives up for good after a refused CONNACK (bad credentials, ACL) unless told not to:
+    // a robot keeps trying, backing off, until the broker is fixed.
+    reconnectOnConnackError: true,
     connectTimeout: 5000,
     queueQoSZero: false,
     // Subscriptions are renewed explicitly on every connect, so mqtt.js must not do it again
@@ -106,94 +182,131 @@ export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
   };
   const client: MqttClient = mqtt.connect(options.url, clientOptions);
   const commands = new Subject<ValidatedCommand>();
-  const queuedEvents: string[] = [];
   let inflight = 0;
   let dropped = 0;
-  let eventsDropped = 0;
+  let refusalsUnanswered = 0;
   let eventSeq = 0;
   let closing = false;
+  let connectedAt: number | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
   // Logged once per outage, not once per sample or retry.
   let droppingLogged = false;
   let errorLogged = false;
+  let credentialsLogged = false;
+  let rejectLogged = false;
   // A restart must not reuse the previous run's event ids: consumers de-duplicate on them.
   const eventPrefix = `${options.robotId}-${Date.now().toString(36)}`;
+  const v5 = (): boolean => client.options.protocolVersion === 5;
 
-  const flushEvents = (): void => {
-    while (client.connected && inflight < maxInflight && queuedEvents.length > 0) {
-      const message = queuedEvents.shift()!;
+  const flush = (): void => {
+    while (client.connected && !closing && inflight < maxInflight) {
+      const record = outbox.next();
+      if (record === undefined) return;
       inflight++;
       // mqtt.js keeps an unacknowledged QoS 1 message in its store and resends it after a
-      // reconnect, so the callback fires once per message: on PUBACK, or with an error at end().
-      client.publish(topics.events, message, { qos: 1 }, () => {
+      // reconnect, so the callback fires once per message: on PUBACK, or with an error (a
+      // broker's refusal under MQTT 5, or end()). An error leaves it in the outbox.
+      client.publish(`${root}${record.topic}`, record.payload, { qos: 1 }, (error) => {
         inflight--;
-        flushEvents();
+        if (error) {
+          outbox.nack(record);
+          if (closing) return;
+          if (!rejectLogged) log.warn({ err: { message: error.message }, topic: record.topic }, 'broker did not take an outbox record: it stays in the outbox and is sent again');
+          rejectLogged = true;
+          retryTimer ??= setTimeout(() => {
+            retryTimer = undefined;
+            flush();
+          }, rejectedRetryMs);
+          retryTimer.unref();
+          return;
+        }
+        rejectLogged = false;
+        outbox.ack(record);
+        flush();
       });
     }
   };
 
   client.on('connect', () => {
-    log.info({ url: options.url, dropped, eventsPending: queuedEvents.length + inflight }, 'telemetry connected');
+    connectedAt = Date.now();
+    // Small messages at a steady rate: Nagle's algorithm would hold one back for the ACK of the
+    // previous (up to the peer's 40 ms delayed ACK), which is all of the latency budget.
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
+    log.info({ url: safeUrl, protocol: client.options.protocolVersion, dropped, eventsPending: outbox.pendingEvents }, 'telemetry connected');
     droppingLogged = false;
     errorLogged = false;
-    client.options.reconnectPeriod = reconnectMin;
     client.publish(topics.status, status('online'), { qos: 1, retain: true });
-    client.subscribe([topics['cmd/mode'], topics['cmd/instruction']], { qos: 1 });
-    flushEvents();
+    // MQTT 5 "no local": the robot does not receive its own acks back.
+    const filter = `${commandPrefix}#`;
+    client.subscribe({ [filter]: v5() ? { qos: 1, nl: true } : { qos: 1 } }, (error, granted) => {
+      if (error || granted?.some((g) => g.qos >= 128)) {
+        log.warn({ err: error, topic: filter }, 'broker refused the command subscription (ACL?): commands cannot reach this robot');
+      }
+    });
+    flush();
   });
-  // mqtt.js re-arms its reconnect timer from options.reconnectPeriod after each failed attempt:
-  // growing it here gives exponential back-off with jitter, so a fleet does not reconnect in step.
+  // Runs before mqtt.js's own close handler arms the reconnect timer: after a connection that
+  // held, the back-off starts over; after one that dropped quickly, it keeps growing.
+  client.prependListener('close', () => {
+    if (connectedAt === undefined) return;
+    if (Date.now() - connectedAt >= stableConnectionMs) attempt = 0;
+    connectedAt = undefined;
+    client.options.reconnectPeriod = backoffDelay(attempt, reconnectMin, reconnectMax);
+  });
+  // Each attempt sets the wait before the next one, in case this one fails (mqtt.js re-arms its
+  // timer from options.reconnectPeriod, and after a refused CONNACK it does so before 'close').
   client.on('reconnect', () => {
-    const next = Math.min(reconnectMax, client.options.reconnectPeriod! * 2);
-    client.options.reconnectPeriod = Math.round(next * (0.8 + 0.4 * Math.random()));
+    attempt++;
+    client.options.reconnectPeriod = backoffDelay(attempt, reconnectMin, reconnectMax);
+    try {
+      Object.assign(client.options, readCredentials());
+      credentialsLogged = false;
+    } catch (error) {
+      if (!credentialsLogged) log.warn({ err: error }, 'telemetry credentials could not be re-read: using the previous ones');
+      credentialsLogged = true;
+    }
   });
   client.on('offline', () => {
-    if (!closing) log.warn({ url: options.url }, 'telemetry offline: dropping stream samples, queueing events');
+    if (!closing) log.warn({ url: safeUrl }, 'telemetry offline: dropping stream samples, keeping events in the outbox');
   });
   client.on('error', (error) => {
+    const code = (error as { code?: unknown }).code;
+    // 1: "unacceptable protocol version" (3.1.1 CONNACK), 0x84: the MQTT 5 reason code.
+    if ((code === 1 || code === 0x84) && v5() && options.protocolVersion === undefined) {
+      log.info({ url: safeUrl }, 'broker does not speak MQTT 5: using 3.1.1 (no message expiry on commands; their ts still counts)');
+      client.options.protocolVersion = 4;
+      delete client.options.properties;
+      client.options.reconnectPeriod = 1;
+      return;
+    }
     // Errors surface as reconnects; the link never throws into the runtime.
-    if (!errorLogged && !closing) log.warn({ err: error, url: options.url }, 'telemetry connection error');
+    if (!errorLogged && !closing) log.warn({ err: { message: error.message, code }, url: safeUrl }, 'telemetry connection error');
     errorLogged = true;
   });
 
-  const publishAck = (id: string, ok: boolean, reason?: string): void => {
-    if (closing) return;
-    client.publish(topics['cmd/ack'], JSON.stringify({ id, ok, ...(reason === undefined ? {} : { reason }), ts: Date.now() }), { qos: 1 });
-  };
-  const refuse = (id: unknown, reason: string): void => {
-    log.warn({ id, reason }, 'command refused');
-    publishAck(typeof id === 'string' ? id : '', false, reason);
+  const publishAck = (id: string, ok: boolean, reason?: string, code?: RefusalCode): void => {
+    if (closing || !client.connected) return;
+    const payload = { id, ok, ...(reason === undefined ? {} : { reason }), ...(ok ? {} : { code: code ?? 'refused' }), ts: Date.now() };
+    client.publish(topics['cmd/ack'], JSON.stringify(payload), { qos: 1 });
   };
 
   client.on('message', (topic, payload, packet) => {
-    const key = topic === topics['cmd/mode'] ? 'cmd/mode' : topic === topics['cmd/instruction'] ? 'cmd/instruction' : undefined;
-    if (key === undefined) return;
-    let data: unknown;
-    try {
-      data = JSON.parse(payload.toString('utf8'));
-    } catch {
-      refuse(undefined, `${key}: payload is not JSON`);
+    if (!topic.startsWith(commandPrefix)) return;
+    const name = topic.slice(commandPrefix.length);
+    if (name === 'ack') return;
+    const expiry = packet.properties?.messageExpiryInterval;
+    const result = gate.check(name, payload, { retain: packet.retain, ...(expiry === undefined ? {} : { expirySeconds: expiry }) }, Date.now());
+    if (result.ok) {
+      commands.next(result.command);
       return;
     }
-    const id = typeof data === 'object' && data !== null ? (data as { id?: unknown }).id : undefined;
-    // A retained command would fire again on every reconnect of every robot that subscribes.
-    if (packet.retain) {
-      refuse(id, `${key}: retained commands are refused; publish without the retain flag (and clear this one with an empty retained message)`);
+    // A flood of bad commands must not turn into a flood of acks and log lines.
+    if (!refusalAcks.take(Date.now())) {
+      refusalsUnanswered++;
       return;
     }
-    const schema: z.ZodType<Omit<ValidatedCommand, 'kind'>> = key === 'cmd/mode' ? modeCommandSchema : instructionCommandSchema;
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.length > 0 ? `field \`${issue.path.join('.')}\`` : 'payload';
-      refuse(id, `${key}: ${field}: ${issue.message}`);
-      return;
-    }
-    const ts = parsed.data.ts;
-    if (maxAgeMs > 0 && ts !== undefined && Date.now() - ts > maxAgeMs) {
-      refuse(id, `${key}: field \`ts\`: command is ${Date.now() - ts} ms old, older than ${maxAgeMs} ms`);
-      return;
-    }
-    commands.next({ kind: key === 'cmd/mode' ? 'mode' : 'instruction', ...parsed.data } as ValidatedCommand);
+    log.warn({ id: result.id, code: result.code, reason: result.reason }, 'command refused');
+    publishAck(result.id, false, result.reason, result.code);
   });
 
   const socketBacklog = (): number => (client.stream as { writableLength?: number } | undefined)?.writableLength ?? 0;
@@ -202,34 +315,49 @@ export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
     get connected() {
       return client.connected;
     },
+    get protocolVersion() {
+      return client.options.protocolVersion === 5 ? 5 : 4;
+    },
     get dropped() {
       return dropped;
     },
     get eventsDropped() {
-      return eventsDropped;
+      return outbox.stats.evictedEvents;
     },
     get eventsPending() {
-      return queuedEvents.length + inflight;
+      return outbox.pendingEvents;
+    },
+    get outbox() {
+      return outbox.stats;
+    },
+    get refusalsUnanswered() {
+      return refusalsUnanswered;
     },
     commands$: commands.asObservable(),
     publishStream(topic, payload) {
-      if (closing || !client.connected || socketBacklog() > maxBuffered) {
-        dropped++;
-        if (!droppingLogged && !closing) log.warn({ topic, connected: client.connected }, 'telemetry stream samples dropped');
-        droppingLogged = true;
+      const live = !closing && client.connected && socketBacklog() <= maxBuffered;
+      if (live) {
+        client.publish(topics[topic], encodeStream(topic, payload), { qos: 0 } satisfies IClientPublishOptions);
+        return true;
+      }
+      if (topic === 'metrics' && spoolMetrics && !closing) {
+        outbox.append('stream', 'metrics', encodeStream('metrics', { ...(payload as StreamPayloads['metrics']), replayed: true }));
         return false;
       }
-      client.publish(topics[topic], JSON.stringify(payload), { qos: 0 });
-      return true;
+      dropped++;
+      if (!droppingLogged && !closing) log.warn({ topic, connected: client.connected }, 'telemetry stream samples dropped');
+      droppingLogged = true;
+      return false;
     },
     publishEvent(payload) {
-      const message = JSON.stringify({ id: `${eventPrefix}-${++eventSeq}`, ts: Date.now(), ...payload });
-      queuedEvents.push(message);
-      if (queuedEvents.length > maxQueued) {
-        queuedEvents.shift();
-        if (eventsDropped++ === 0) log.warn({ maxQueued }, 'telemetry event queue full: dropping the oldest events');
+      const id = payload.id ?? `${eventPrefix}-${++eventSeq}`;
+      if (closing) {
+        log.warn({ id, kind: payload.kind }, 'event after telemetry closed: not sent');
+        return id;
       }
-      flushEvents();
+      outbox.append('events', 'events', JSON.stringify({ ...payload, id, ts: payload.ts ?? Date.now() }));
+      flush();
+      return id;
     },
     setStatus(next) {
       mode = next;
@@ -239,20 +367,31 @@ export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
     async close() {
       if (closing) return;
       closing = true;
+      clearTimeout(retryTimer);
       commands.complete();
       // Waiting on a broker that just went away would only delay shutdown.
       const lost = new Promise<void>((resolve) => client.once('close', () => resolve()));
       const within = <T>(promise: Promise<T>, ms: number): Promise<unknown> =>
         Promise.race([promise.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
-      if (client.connected) {
-        await within(Promise.race([client.publishAsync(topics.status, status('offline'), { qos: 1, retain: true }), lost]), 2000);
-        // A graceful end waits for every unacknowledged QoS 1 message, forever if the broker
-        // went away meanwhile: give it a moment, then cut the socket.
-        await within(client.connected ? client.endAsync(false) : client.endAsync(true), 2000);
-        if (!client.disconnected) client.stream?.destroy();
-      } else {
-        // Nothing can be said to a broker that is not there; the will already says offline.
-        await within(client.endAsync(true), 1000);
+      try {
+        if (client.connected && socketBacklog() > maxBuffered) {
+          // Backed up: the offline status would queue behind what the peer is not reading.
+          // The will says offline once the broker notices.
+          client.stream?.destroy();
+          await within(client.endAsync(true), 1000);
+        } else if (client.connected) {
+          await within(Promise.race([client.publishAsync(topics.status, status('offline'), { qos: 1, retain: true }), lost]), 2000);
+          // A graceful end waits for every unacknowledged QoS 1 message, forever if the broker
+          // went away meanwhile: give it a moment, then cut the socket. What is not acknowledged
+          // by then stays in the outbox for the next process.
+          await within(client.connected ? client.endAsync(false) : client.endAsync(true), 2000);
+          if (!client.disconnected) client.stream?.destroy();
+        } else {
+          // Nothing can be said to a broker that is not there; the will already says offline.
+          await within(client.endAsync(true), 1000);
+        }
+      } finally {
+        outbox.close();
       }
     },
   };

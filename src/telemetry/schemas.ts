@@ -1,34 +1,65 @@
 /**
  * Every MQTT payload embody publishes or accepts, as zod schemas: commands are validated at
  * the boundary (they come from outside), published payloads are typed by the same schemas so
- * docs/MQTT.md can print them as JSON Schema and fleet tools can validate what they receive.
+ * docs/MQTT.md prints them as JSON Schema (scripts/mqtt-doc.sh) and fleet tools can validate
+ * what they receive.
+ *
+ * Stream payloads (state, tactile) carry arrays in the order of the names in the retained
+ * status message, not one object per joint: a name per joint per sample would be most of the
+ * bytes of every message.
  */
 import { z } from 'zod';
 
 const requestId = z.string().min(1).max(128).describe('chosen by the sender; echoed in cmd/ack');
 const timestamp = z.number().int().nonnegative().describe('ms since the Unix epoch');
+/** JSON has no NaN: a reading that is not a finite number is sent as null. */
+const reading = z.number().nullable();
 
 // ---- accepted (cmd/*) ----
 
 export const modeCommandSchema = z
   .object({
     id: requestId,
-    command: z.enum(['arm', 'disarm', 'stop', 'reset']),
-    ts: timestamp.optional().describe('when the operator sent it; too old and it is refused'),
+    command: z
+      .enum(['arm', 'disarm', 'stop', 'reset', 'estop'])
+      .describe('stop: controlled stop, SAFE_STOP latched; estop: the software e-stop, FAULT latched like the hardware line'),
+    ts: timestamp.optional().describe('when the operator sent it; older than the configured age and it is refused (stop and estop excepted)'),
   })
   .strict();
 
 export const instructionCommandSchema = z
-  .object({ id: requestId, text: z.string().max(1024).describe('language instruction for the policy'), ts: timestamp.optional() })
+  .object({
+    id: requestId,
+    text: z.string().max(1024).describe('language instruction for the policy'),
+    ts: timestamp.optional().describe('when the operator sent it; older than the configured age and it is refused'),
+  })
   .strict();
 
 // ---- published ----
 
+/** Why a command was refused, machine-readable (reason is the human sentence). */
+export const refusalCodes = [
+  'too_large',
+  'not_json',
+  'unknown_topic',
+  'rate_limited',
+  'retained',
+  'invalid',
+  'expired',
+  'too_old',
+  'refused',
+] as const;
+export type RefusalCode = (typeof refusalCodes)[number];
+
 export const ackSchema = z
   .object({
-    id: z.string().describe('the id of the command answered; empty when the command had none'),
+    id: z.string().describe('the id of the command answered; empty when the command had none that could be read'),
     ok: z.boolean(),
     reason: z.string().optional().describe('why a command was refused'),
+    code: z
+      .enum(refusalCodes)
+      .optional()
+      .describe("machine-readable refusal class; 'refused' is the runtime's own refusal (e.g. arm while a fault latches)"),
     ts: timestamp.optional(),
   })
   .strict();
@@ -39,34 +70,36 @@ export const statusSchema = z
     state: z.enum(['online', 'offline']),
     mode: z.string().optional(),
     version: z.string(),
+    joints: z.array(z.string()).optional().describe('joint names: the order of the arrays in state'),
+    fingertips: z.array(z.string()).optional().describe('fingertip region names: the order of the arrays in tactile'),
     ts: timestamp,
   })
   .strict();
 
-export const jointStateSchema = z
-  .object({ name: z.string(), position: z.number(), velocity: z.number(), command: z.number() })
-  .strict();
-
 export const stateSchema = z
-  .object({ ts: timestamp, tick: z.number(), mode: z.string(), joints: z.array(jointStateSchema) })
-  .strict();
-
-export const tactileRegionSchema = z
   .object({
-    name: z.string().describe('fingertip region from robot.yaml'),
-    contact: z.boolean(),
-    pressure: z.number().describe('estimated from pad deformation, 0..1'),
-    centroid: z.tuple([z.number(), z.number()]).optional().describe('contact centre in region coordinates, 0..1'),
+    ts: timestamp,
+    tick: z.number().int().describe('control tick the sample was read at'),
+    mode: z.string(),
+    position: z.array(reading).describe('measured, per joint in the order of status.joints; rad or m, 6 decimals'),
+    velocity: z.array(reading).describe('measured, rad/s or m/s, 6 decimals'),
+    command: z.array(reading).describe('what the safety envelope sent to the actuator, rad or m, 6 decimals'),
   })
   .strict();
 
 export const tactileSchema = z
-  .object({ ts: timestamp, frame: z.number().optional(), regions: z.array(tactileRegionSchema) })
+  .object({
+    ts: timestamp,
+    frame: z.number().int().optional().describe('camera frame the estimate comes from'),
+    contact: z.array(reading).describe('contact probability 0..1, per fingertip in the order of status.fingertips'),
+    force: z.array(reading).describe('force proxy from pad deformation, ~1 at a full grip (unitless until calibrated)'),
+    area: z.array(reading).describe('fraction of the pad in contact, 0..1'),
+  })
   .strict();
 
 export const eventSchema = z
   .object({
-    id: z.string().describe('unique per robot; consumers de-duplicate on it (QoS 1 may deliver twice)'),
+    id: z.string().describe('unique per robot; consumers de-duplicate on it (QoS 1 and the outbox deliver at least once)'),
     ts: timestamp,
     tick: z.number(),
     kind: z.string().describe('mode_change, safety intervention kind, fault, instruction, ...'),
@@ -92,6 +125,16 @@ export const metricsSchema = z
     cpu: z.number().describe('process user CPU seconds since start'),
     rss_mb: z.number(),
     dropped: z.number().describe('stream samples dropped because the link was down or slow'),
+    events_pending: z.number().optional().describe('events in the outbox not yet acknowledged by the broker'),
+    events_dropped: z.number().optional().describe('events the full outbox had to give up (docs/MQTT.md, outbox)'),
+    safety: z
+      .record(z.string(), z.number())
+      .optional()
+      .describe('safety counters since start: ticks with each envelope intervention, rejected actions, e-stop trips, stale ticks (docs/SAFETY.md)'),
+    replayed: z
+      .literal(true)
+      .optional()
+      .describe('taken while the link was down and sent from the outbox after reconnect (QoS 1); ts says when'),
   })
   .strict();
 
@@ -99,9 +142,7 @@ export type ModeCommand = z.infer<typeof modeCommandSchema>;
 export type InstructionCommand = z.infer<typeof instructionCommandSchema>;
 export type AckPayload = z.infer<typeof ackSchema>;
 export type StatusPayload = z.infer<typeof statusSchema>;
-export type JointState = z.infer<typeof jointStateSchema>;
 export type StatePayload = z.infer<typeof stateSchema>;
-export type TactileRegion = z.infer<typeof tactileRegionSchema>;
 export type TactilePayload = z.infer<typeof tactileSchema>;
 export type EventPayload = z.infer<typeof eventSchema>;
 export type MetricsPayload = z.infer<typeof metricsSchema>;
@@ -115,6 +156,25 @@ export type ValidatedCommand = ({ kind: 'mode' } & ModeCommand) | ({ kind: 'inst
 /** The payload type of each QoS 0 stream topic. */
 export interface StreamPayloads {
   state: StatePayload;
+  tactile: TactilePayload;
+  metrics: MetricsPayload;
+}
+
+/**
+ * A state sample with one object per joint, as the runtime first built it. Accepted by
+ * publishStream and sent in the compact form (arrays; the names are in status.joints).
+ * @deprecated build a StatePayload.
+ */
+export interface JointObjectsState {
+  ts: number;
+  tick: number;
+  mode: string;
+  joints: readonly { name: string; position: number; velocity: number; command: number }[];
+}
+
+/** What publishStream accepts per topic. */
+export interface StreamInputs {
+  state: StatePayload | JointObjectsState;
   tactile: TactilePayload;
   metrics: MetricsPayload;
 }

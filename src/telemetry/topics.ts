@@ -9,10 +9,15 @@ export type Topics = Readonly<Record<TopicKey, string>>;
 // robots' subtrees.
 const validRobotId = /^[A-Za-z0-9_.-]+$/;
 
-export function topicsFor(robotId: string): Topics {
+/** `embody/<robot_id>/`, after checking the id is one topic level. */
+export function topicRoot(robotId: string): string {
   if (!validRobotId.test(robotId)) {
     throw new Error(`robot_id \`${robotId}\` cannot be an MQTT topic level: use letters, digits, '_', '.', '-'`);
   }
-  const root = `embody/${robotId}/`;
+  return `embody/${robotId}/`;
+}
+
+export function topicsFor(robotId: string): Topics {
+  const root = topicRoot(robotId);
   return Object.fromEntries(topicKeys.map((key) => [key, root + key])) as Record<TopicKey, string>;
 }

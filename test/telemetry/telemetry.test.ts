@@ -4,212 +4,28 @@
  * reaches the broker through a TCP "cable" the test can cut or unplug, so an unclean loss of the
  * robot and a broker outage are both real socket events, not mocks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  connectTelemetry,
-  startEmbeddedBroker,
-  type StatePayload,
-  type TelemetryLink,
-  type TelemetryOptions,
-  type ValidatedCommand,
-} from '../../src/telemetry/index.js';
+import { createServer, type AddressInfo } from 'node:net';
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { connectTelemetry, startEmbeddedBroker, type TelemetryLink, type TelemetryOptions, type ValidatedCommand } from '../../src/telemetry/index.js';
+import { brokers, cable, cleanups, freePort, metrics, sleep, state, tempDir, until, watcher, type Broker } from './helpers.js';
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A mosquitto process of the test's own; missing mosquitto is a failure, never a skip. */
-async function startMosquitto(port: number): Promise<ChildProcess> {
-  const child = spawn('mosquitto', ['-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  let failure: Error | undefined;
-  child.once('error', (error) => (failure = new Error(`mosquitto could not start (${error.message}): run scripts/install-test-deps.sh`)));
-  child.once('exit', (code) => (failure ??= new Error(`mosquitto exited with ${code} before listening: ${stderr}`)));
-  const deadline = Date.now() + 5000;
-  while (!(await canConnect(port))) {
-    if (failure) throw failure;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port}: ${stderr}`);
-    await sleep(20);
-  }
-  return child;
-}
-
-/** A TCP proxy between the robot and the broker that the test can cut, unplug and stall. */
-interface Cable {
-  readonly port: number;
-  /** Destroy every connection at once, without an MQTT DISCONNECT: a power or network loss. */
-  cut(): void;
-  /** While unplugged, new connections are dropped as soon as they arrive. */
-  plugged: boolean;
-  /** Stop reading from the robot, so its socket backs up. */
-  stall(): void;
-  close(): Promise<void>;
-}
-
-async function cable(upstreamPort: number): Promise<Cable> {
-  const pairs = new Set<[Socket, Socket]>();
-  let stalled = false;
-  const state = { plugged: true };
-  const server: Server = createServer((down) => {
-    if (!state.plugged) {
-      down.destroy();
-      return;
-    }
-    const up = connect(upstreamPort, '127.0.0.1');
-    const pair: [Socket, Socket] = [down, up];
-    pairs.add(pair);
-    const drop = (): void => {
-      pairs.delete(pair);
-      down.destroy();
-      up.destroy();
-    };
-    for (const socket of pair) {
-      socket.on('error', drop);
-      socket.on('close', drop);
-    }
-    down.pipe(up);
-    up.pipe(down);
-    if (stalled) down.pause();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const cut = (): void => {
-    for (const [down, up] of pairs) {
-      down.destroy();
-      up.destroy();
-    }
-    pairs.clear();
-  };
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut,
-    get plugged() {
-      return state.plugged;
-    },
-    set plugged(value: boolean) {
-      state.plugged = value;
-    },
-    stall() {
-      stalled = true;
-      for (const [down] of pairs) {
-        down.unpipe();
-        down.pause();
-      }
-    },
-    close: () => {
-      cut();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-interface Seen {
-  topic: string;
-  payload: Record<string, unknown>;
-  retain: boolean;
-}
-
-/** An operator's client connected straight to the broker, recording what it receives. */
-async function watcher(url: string, topic: string): Promise<{ client: MqttClient; messages: Seen[] }> {
-  const client = await mqtt.connectAsync(url, { clientId: `watch-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
-  const messages: Seen[] = [];
-  client.on('message', (t, payload, packet) => {
-    const text = payload.toString();
-    messages.push({ topic: t, payload: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), retain: packet.retain });
-  });
-  await client.subscribeAsync(topic, { qos: 1 });
-  cleanups.push(() => client.endAsync(true));
-  return { client, messages };
-}
-
-function link(options: TelemetryOptions): TelemetryLink {
-  const l = connectTelemetry({ reconnectMinMs: 100, reconnectMaxMs: 400, ...options });
+function link(options: Omit<TelemetryOptions, 'stateDir'> & { stateDir?: string }): TelemetryLink {
+  const l = connectTelemetry({ reconnectMinMs: 100, reconnectMaxMs: 400, stateDir: tempDir('state'), ...options });
   cleanups.push(() => l.close());
   return l;
 }
 
-function state(tick: number, joints = 1): StatePayload {
-  return {
-    ts: Date.now(),
-    tick,
-    mode: 'RUNNING',
-    joints: Array.from({ length: joints }, (_, i) => ({ name: `j${i}`, position: i * 0.1, velocity: 0, command: i * 0.1 })),
-  };
-}
-
-interface Broker {
-  readonly port: number;
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-const brokers: Record<'aedes' | 'mosquitto', (port?: number) => Promise<Broker>> = {
-  async aedes(port) {
-    const b = await startEmbeddedBroker({ port: port ?? 0 });
-    expect(b.fellBackFrom).toBeUndefined();
-    return { port: b.port, url: b.url, stop: () => b.close() };
-  },
-  async mosquitto(port) {
-    const p = port ?? (await freePort());
-    const child = await startMosquitto(p);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    return {
-      port: p,
-      url: `mqtt://127.0.0.1:${p}`,
-      stop: () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        return exited;
-      },
-    };
-  },
-};
-
 describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) => {
-  async function broker(port?: number): Promise<Broker> {
-    const b = await brokers[kind](port);
-    cleanups.push(() => b.stop());
-    return b;
-  }
+  const broker = (port?: number): Promise<Broker> => brokers[kind](port);
 
   it('announces a retained online status on every connect and leaves a last will of offline', async () => {
     const b = await broker();
     const wire = await cable(b.port);
-    cleanups.push(() => wire.close());
-    const robot = link({ url: `mqtt://127.0.0.1:${wire.port}`, robotId: 'r1', version: '9.9.9' });
+    const robot = link({ url: wire.url, robotId: 'r1', version: '9.9.9', joints: ['j0', 'j1'] });
     await until(() => robot.connected, 'connect');
+    // aedes speaks MQTT 3.1.1 only: the link falls back; mosquitto speaks 5.
+    expect(robot.protocolVersion).toBe(kind === 'aedes' ? 4 : 5);
     robot.setStatus('IDLE');
     const first = await watcher(b.url, 'embody/r1/status');
     await until(() => first.messages.some((m) => m.payload.mode === 'IDLE'), 'online status');
@@ -217,7 +33,7 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     const late = await watcher(b.url, 'embody/r1/status');
     await until(() => late.messages.length > 0, 'retained online status');
     expect(late.messages[0]!.retain).toBe(true);
-    expect(late.messages.at(-1)!.payload).toMatchObject({ robot_id: 'r1', state: 'online', mode: 'IDLE', version: '9.9.9' });
+    expect(late.messages.at(-1)!.payload).toMatchObject({ robot_id: 'r1', state: 'online', mode: 'IDLE', version: '9.9.9', joints: ['j0', 'j1'] });
 
     wire.plugged = false;
     wire.cut();
@@ -236,12 +52,13 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     await until(() => afterLoss.messages.at(-1)!.payload.state === 'offline', 'offline on close');
   });
 
-  it('answers invalid, stale and retained commands with a refusal naming the problem, passes valid ones on', async () => {
+  it('answers every bad command with a refusal naming the problem, passes valid ones on', async () => {
     const b = await broker();
     const operator = await watcher(b.url, 'embody/r2/cmd/ack');
     // Left retained before the robot came up: it must not act on it.
     await operator.client.publishAsync('embody/r2/cmd/mode', JSON.stringify({ id: 'old', command: 'arm' }), { qos: 1, retain: true });
-    const robot = link({ url: b.url, robotId: 'r2' });
+    // A generous rate: this test sends many bad commands quickly (the rate has its own test).
+    const robot = link({ url: b.url, robotId: 'r2', commandRate: { burst: 100, perSecond: 100 } });
     const received: ValidatedCommand[] = [];
     robot.commands$.subscribe((command) => received.push(command));
     await until(() => robot.connected, 'connect');
@@ -249,29 +66,40 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
       await until(() => operator.messages.some((m) => m.payload.id === id), `ack for ${id}`);
       return operator.messages.find((m) => m.payload.id === id)!.payload;
     };
+    const anonymousAck = async (pattern: RegExp): Promise<Record<string, unknown>> => {
+      await until(() => operator.messages.some((m) => m.payload.id === '' && pattern.test(String(m.payload.reason))), `ack matching ${pattern}`);
+      return operator.messages.find((m) => m.payload.id === '' && pattern.test(String(m.payload.reason)))!.payload;
+    };
 
-    const retained = await ackFor('old');
-    expect(retained).toMatchObject({ ok: false });
-    expect(retained.reason).toMatch(/retain/);
+    expect(await ackFor('old')).toMatchObject({ ok: false, code: 'retained', reason: expect.stringMatching(/retain/) });
     await operator.client.publishAsync('embody/r2/cmd/mode', '', { qos: 1, retain: true });
 
-    const send = (topic: string, payload: string): Promise<unknown> => operator.client.publishAsync(`embody/r2/${topic}`, payload, { qos: 1 });
+    const send = (topic: string, payload: string | Buffer): Promise<unknown> => operator.client.publishAsync(`embody/r2/${topic}`, payload, { qos: 1 });
+    // Unknown command.
     await send('cmd/mode', JSON.stringify({ id: 'a1', command: 'fly' }));
-    const invalid = await ackFor('a1');
-    expect(invalid.ok).toBe(false);
-    expect(invalid.reason).toMatch(/field `command`/);
-
+    expect(await ackFor('a1')).toMatchObject({ ok: false, code: 'invalid', reason: expect.stringMatching(/cmd\/mode: field `command`/) });
+    // Missing field.
     await send('cmd/instruction', JSON.stringify({ id: 'a2' }));
     expect((await ackFor('a2')).reason).toMatch(/field `text`/);
-
+    // Wrong type.
+    await send('cmd/instruction', JSON.stringify({ id: 'a6', text: 42 }));
+    expect(await ackFor('a6')).toMatchObject({ code: 'invalid', reason: expect.stringMatching(/field `text`.*string/) });
+    // Unknown field.
+    await send('cmd/mode', JSON.stringify({ id: 'a7', command: 'arm', force: true }));
+    expect(await ackFor('a7')).toMatchObject({ code: 'invalid', reason: expect.stringMatching(/force/) });
+    // Unknown command topic.
+    await send('cmd/arm', JSON.stringify({ id: 'a8' }));
+    expect(await ackFor('a8')).toMatchObject({ code: 'unknown_topic', reason: expect.stringMatching(/cmd\/arm: unknown command topic/) });
+    // No id, not JSON, too large: answered with an empty id.
     await send('cmd/mode', JSON.stringify({ command: 'arm' }));
-    await until(() => operator.messages.some((m) => m.payload.id === '' && /field `id`/.test(String(m.payload.reason))), 'ack for a command without id');
-
+    await anonymousAck(/field `id`/);
     await send('cmd/mode', '{not json');
-    await until(() => operator.messages.some((m) => m.payload.id === '' && /not JSON/.test(String(m.payload.reason))), 'ack for garbage');
-
+    expect(await anonymousAck(/not JSON/)).toMatchObject({ ok: false, code: 'not_json' });
+    await send('cmd/instruction', JSON.stringify({ id: 'big', text: 'x'.repeat(20_000) }));
+    expect(await anonymousAck(/bytes, commands are at most 8192/)).toMatchObject({ ok: false, code: 'too_large' });
+    // Too old.
     await send('cmd/mode', JSON.stringify({ id: 'a3', command: 'arm', ts: Date.now() - 60_000 }));
-    expect((await ackFor('a3')).reason).toMatch(/field `ts`.*older/);
+    expect(await ackFor('a3')).toMatchObject({ code: 'too_old', reason: expect.stringMatching(/field `ts`.*older/) });
 
     await send('cmd/mode', JSON.stringify({ id: 'a4', command: 'stop', ts: Date.now() }));
     await send('cmd/instruction', JSON.stringify({ id: 'a5', text: 'pick up the red cube' }));
@@ -285,15 +113,36 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     robot.ack('a4', true);
     robot.ack('a5', false, 'no policy takes instructions');
     expect(await ackFor('a4')).toMatchObject({ id: 'a4', ok: true });
-    expect(await ackFor('a5')).toMatchObject({ id: 'a5', ok: false, reason: 'no policy takes instructions' });
+    expect(await ackFor('a5')).toMatchObject({ id: 'a5', ok: false, reason: 'no policy takes instructions', code: 'refused' });
   });
 
-  it('drops and counts stream samples while the broker is down, and delivers queued events in order after it returns', async () => {
+  it('rate-limits commands, but never a stop', async () => {
+    const b = await broker();
+    const operator = await watcher(b.url, 'embody/r6/cmd/ack');
+    const robot = link({ url: b.url, robotId: 'r6' });
+    const received: ValidatedCommand[] = [];
+    robot.commands$.subscribe((command) => received.push(command));
+    await until(() => robot.connected, 'connect');
+    await sleep(100);
+    for (let i = 0; i < 15; i++) {
+      operator.client.publish('embody/r6/cmd/mode', JSON.stringify({ id: `f${i}`, command: 'arm' }), { qos: 1 });
+    }
+    operator.client.publish('embody/r6/cmd/mode', JSON.stringify({ id: 'halt', command: 'stop' }), { qos: 1 });
+    const passedArms = (): number => received.filter((c) => c.id !== 'halt').length;
+    await until(() => received.some((c) => c.id === 'halt') && passedArms() + operator.messages.length === 15, 'every command answered');
+    // 10 in a burst (the bucket refills at 5/s: one or two more while a slow machine takes the flood in).
+    const passed = passedArms();
+    expect(passed).toBeGreaterThanOrEqual(10);
+    expect(passed).toBeLessThanOrEqual(12);
+    expect(operator.messages.length).toBe(15 - passed);
+    for (const m of operator.messages) expect(m.payload).toMatchObject({ ok: false, code: 'rate_limited', reason: expect.stringMatching(/rate limited/) });
+  });
+
+  it('drops and counts stream samples while the broker is down, and delivers outboxed events and metrics in order after it returns', async () => {
     const port = await freePort();
-    const first = await brokers[kind](port);
+    const first = await broker(port);
     const wire = await cable(port);
-    cleanups.push(() => wire.close());
-    const robot = link({ url: `mqtt://127.0.0.1:${wire.port}`, robotId: 'r3' });
+    const robot = link({ url: wire.url, robotId: 'r3' });
     await until(() => robot.connected, 'connect');
     expect(robot.publishStream('state', state(0))).toBe(true);
 
@@ -302,40 +151,59 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     // Held unplugged until the operator's client is back on the new broker.
     wire.plugged = false;
     expect(robot.publishStream('state', state(1))).toBe(false);
-    expect(robot.publishStream('metrics', { ts: Date.now(), ticks: 1, missed: 0, lateness_us: { p50: 1, p99: 2, max: 3 }, inference_ms: { p50: 1, p99: 2 }, starvation: 0, cpu: 0, rss_mb: 1, dropped: 1 })).toBe(false);
+    expect(robot.publishStream('tactile', { ts: Date.now(), contact: [0], force: [0], area: [0] })).toBe(false);
+    expect(robot.dropped).toBe(2);
+    // Metrics taken offline go to the outbox, not the floor.
+    expect(robot.publishStream('metrics', metrics(7))).toBe(false);
     expect(robot.dropped).toBe(2);
     for (let i = 1; i <= 3; i++) robot.publishEvent({ kind: 'mode_change', cause: 'test', from: 'IDLE', to: 'ARMED', tick: i });
     expect(robot.eventsPending).toBe(3);
-    await sleep(500);
+    expect(robot.outbox).toMatchObject({ events: 3, stream: 1, disk: true });
+    await sleep(300);
 
     const second = await broker(port);
-    const events = await watcher(second.url, 'embody/r3/events');
-    const states = await watcher(second.url, 'embody/r3/state');
+    const seen = await watcher(second.url, ['embody/r3/events', 'embody/r3/metrics', 'embody/r3/state']);
     wire.plugged = true;
-    await until(() => events.messages.length === 3, 'events after reconnect', 10_000);
-    expect(events.messages.map((m) => m.payload.tick)).toEqual([1, 2, 3]);
-    expect(events.messages[0]!.payload.id).toMatch(/^r3-/);
-    expect(new Set(events.messages.map((m) => m.payload.id)).size).toBe(3);
-    await until(() => robot.eventsPending === 0, 'events acknowledged');
+    await until(() => seen.of('events').length === 3, 'events after reconnect', 10_000);
+    expect(seen.of('events').map((m) => m.payload.tick)).toEqual([1, 2, 3]);
+    expect(seen.of('events')[0]!.payload.id).toMatch(/^r3-/);
+    expect(new Set(seen.of('events').map((m) => m.payload.id)).size).toBe(3);
+    await until(() => seen.of('metrics').length === 1, 'replayed metrics');
+    expect(seen.of('metrics')[0]!.payload).toMatchObject({ ticks: 7, replayed: true });
+    await until(() => robot.eventsPending === 0 && robot.outbox.stream === 0, 'outbox acknowledged');
     expect(robot.eventsDropped).toBe(0);
 
     expect(robot.publishStream('state', state(4))).toBe(true);
-    await until(() => states.messages.length === 1, 'state sample after reconnect');
-    expect(states.messages[0]!.payload.tick).toBe(4);
+    await until(() => seen.of('state').length === 1, 'state sample after reconnect');
+    expect(seen.of('state')[0]!.payload).toMatchObject({ tick: 4, position: [0], velocity: [0], command: [0] });
     expect(robot.dropped).toBe(2);
   }, 30_000);
+
+  it('loses no event that was in flight when the connection dropped, and keeps their order', async () => {
+    const b = await broker();
+    const wire = await cable(b.port);
+    const seen = await watcher(b.url, 'embody/r9/events');
+    const robot = link({ url: wire.url, robotId: 'r9' });
+    await until(() => robot.connected, 'connect');
+    for (let i = 1; i <= 300; i++) robot.publishEvent({ kind: 'fault', cause: 'test', tick: i });
+    wire.cut(); // mid-flight: up to 64 handed to mqtt.js, not all acknowledged
+    await until(() => robot.eventsPending === 0, 'every event acknowledged after the reconnect', 10_000);
+    await until(() => new Set(seen.messages.map((m) => m.payload.id)).size === 300, 'every event delivered');
+    // At least once: duplicates allowed (a PUBACK lost with the connection), order of first arrival kept.
+    const firstSeen = [...new Map(seen.messages.map((m) => [m.payload.id, m.payload.tick])).values()];
+    expect(firstSeen).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  });
 
   it('drops stream samples instead of buffering them while the socket is backed up', async () => {
     const b = await broker();
     const wire = await cable(b.port);
-    cleanups.push(() => wire.close());
-    const robot = link({ url: `mqtt://127.0.0.1:${wire.port}`, robotId: 'r4', maxBufferedBytes: 64 * 1024 });
+    const robot = link({ url: wire.url, robotId: 'r4', maxBufferedBytes: 64 * 1024 });
     await until(() => robot.connected, 'connect');
     wire.stall();
-    const big = state(1, 2000);
+    const big = state(1, 4000);
     let sent = 0;
     // The kernel's socket buffers take a few MB first; after that every sample must be dropped.
-    for (let i = 0; i < 2000 && robot.dropped === 0; i++) if (robot.publishStream('state', big)) sent++;
+    for (let i = 0; i < 4000 && robot.dropped === 0; i++) if (robot.publishStream('state', big)) sent++;
     expect(sent).toBeGreaterThan(0);
     expect(robot.dropped).toBe(1);
     for (let i = 0; i < 10; i++) expect(robot.publishStream('state', big)).toBe(false);
@@ -348,9 +216,9 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
 });
 
 describe('telemetry without a broker', () => {
-  it('keeps dropping and queueing without throwing, and closes promptly', async () => {
+  it('keeps dropping and outboxing without throwing, and closes promptly', async () => {
     const port = await freePort();
-    const robot = connectTelemetry({ url: `mqtt://127.0.0.1:${port}`, robotId: 'r5', maxQueuedEvents: 2, reconnectMinMs: 50 });
+    const robot = link({ url: `mqtt://127.0.0.1:${port}`, robotId: 'r5', outbox: { maxEvents: 2 }, reconnectMinMs: 50 });
     await sleep(200);
     expect(robot.connected).toBe(false);
     expect(robot.publishStream('state', state(1))).toBe(false);
@@ -363,8 +231,44 @@ describe('telemetry without a broker', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('runs with an outbox in memory when another live link holds the same one', async () => {
+    const stateDir = tempDir('state');
+    const url = `mqtt://127.0.0.1:${await freePort()}`;
+    const errors: string[] = [];
+    const first = link({ url, robotId: 'r8', stateDir });
+    const second = link({ url, robotId: 'r8', stateDir, log: { info: () => undefined, warn: () => undefined, error: (_o, msg) => errors.push(msg) } });
+    expect(first.outbox.disk).toBe(true);
+    expect(second.outbox.disk).toBe(false);
+    expect(errors).toEqual(['telemetry outbox in use by another process: this run keeps its events in memory only']);
+    second.publishEvent({ kind: 'fault', cause: 'test', tick: 1 });
+    expect(second.eventsPending).toBe(1);
+  });
+
   it('refuses a robot id that would escape its topic subtree', () => {
-    expect(() => connectTelemetry({ url: 'mqtt://127.0.0.1:1', robotId: 'a/#' })).toThrow(/topic level/);
+    expect(() => connectTelemetry({ url: 'mqtt://127.0.0.1:1', robotId: 'a/#', stateDir: tempDir('state') })).toThrow(/topic level/);
+  });
+
+  it('refuses to start when a credential file cannot be read, naming the file', () => {
+    expect(() => connectTelemetry({ url: 'mqtts://127.0.0.1:1', robotId: 'r', caFile: '/nonexistent/ca.pem', stateDir: tempDir('state') })).toThrow(
+      /ca_file \/nonexistent\/ca.pem cannot be read \(ENOENT\)/,
+    );
+  });
+
+  it('backs off between reconnect attempts, with jitter, up to the maximum', async () => {
+    // A broker that accepts TCP and hangs up at once: every attempt fails the same way.
+    const wire = await cable(await freePort());
+    wire.plugged = false;
+    const robot = link({ url: wire.url, robotId: 'r7', reconnectMinMs: 40, reconnectMaxMs: 320 });
+    await until(() => wire.accepted.length >= 7, 'reconnect attempts', 5000);
+    await robot.close();
+    const gaps = wire.accepted.slice(1, 7).map((t, i) => t - wire.accepted[i]!);
+    const caps = [40, 80, 160, 320, 320, 320];
+    // Timers never fire early; late by a loaded machine's scheduling, at most (generous bound).
+    gaps.forEach((gap, i) => {
+      expect(gap).toBeGreaterThanOrEqual(caps[i]! / 2 - 5);
+      expect(gap).toBeLessThanOrEqual(caps[i]! + 500);
+    });
+    expect(gaps[3]! + gaps[4]! + gaps[5]!).toBeGreaterThan(3 * 160 - 15);
   });
 });
 
