@@ -3,6 +3,8 @@
  * each fine but contradict one another (inverted limits, a fingertip on a camera that does not
  * exist). Both run on every load and report together, so one edit-and-retry fixes everything.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import {
   cameraSchema,
@@ -199,6 +201,20 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
     });
     if (!rawJoints.some((j) => isRecord(j) && isRecord(j.link))) {
       out.add(['safety', 'workspace'], 'a workspace box needs forward kinematics, but no joint has a `link`', 'give the arm joints `link: { origin, axis }`, or remove safety.workspace');
+    }
+  }
+
+  // Broker credentials are files: a missing one would only show when the link first connects.
+  const telemetryBlock = robotDescriptionSchema.shape.telemetry.safeParse(data.telemetry);
+  const broker = telemetryBlock.success ? telemetryBlock.data.broker : undefined;
+  if (broker) {
+    for (const key of ['ca_file', 'cert_file', 'key_file', 'password_file'] as const) {
+      const value = broker[key];
+      if (value === undefined) continue;
+      const resolved = path.resolve(path.dirname(file), value);
+      if (!existsSync(resolved)) {
+        out.add(['telemetry', 'broker', key], `file not found: ${resolved}`, `put the file there (it is relative to ${displayFile(path.dirname(file))}), or correct the path`);
+      }
     }
   }
 

@@ -145,6 +145,7 @@ describe('loadRobotDescription', () => {
       [[[['safety', 'workspace', 'min'], [0.7, -0.45, 0]]], 'safety.workspace', /x: min 0.7 is not below max 0.6/],
       [[[['safety', 'action_timeout_ms'], 500]], 'safety.action_timeout_ms', /at most 200 ms/],
       [[[['joints', 0, 'limits', 'velocity'], 0]], 'joints[0].limits.velocity', /greater than zero/],
+      [[[['telemetry', 'broker'], { url: 'mqtts://fleet:8883', ca_file: 'no-such-ca.pem' }]], 'telemetry.broker.ca_file', /file not found: .*no-such-ca\.pem/],
     ];
     for (const [edits, at, message] of cases) {
       const file = variant(edits);
