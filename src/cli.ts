@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { TactileCalibrateCliOptions, TactileReplayCliOptions } from './tactile/commands.js';
 
 const packageRoot = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const defaultRobot = `${packageRoot}robots/sim-arm.yaml`;
@@ -125,6 +126,35 @@ program
       process.once('SIGTERM', resolve);
     });
     await rig.close();
+  });
+
+const tactile = program.command('tactile').description('touch from the wrist camera: replay clips, calibrate force');
+tactile
+  .command('replay')
+  .argument('<clip>', 'recorded clip (anything ffmpeg reads)')
+  .description('run the touch estimator over a clip; one JSON line per frame with --jsonl')
+  .option('--roi <x,y,w,h>', 'pad region, pixels (default: the whole frame)')
+  .option('--reference-frames <n>', 'frames averaged into the no-contact reference (default 8)')
+  .option('--robot <file>', 'robot description to take the ROI and calibration from (with --fingertip)')
+  .option('--fingertip <name>', 'fingertip of --robot')
+  .option('--jsonl', 'print {frame, t, contact, p, area, centroid, shear, force, flags} per frame (summary to stderr)')
+  .action(async (clip: string, options: TactileReplayCliOptions) => {
+    const { tactileReplayCommand } = await import('./tactile/commands.js');
+    process.exitCode = await tactileReplayCommand(clip, options);
+  });
+tactile
+  .command('calibrate')
+  .description('fit force = scale * proxy^exponent to clips pressed with known loads; prints the robot.yaml block')
+  .requiredOption('--sample <load=clip>', 'clip held at a known load, unloaded first (repeat; two loads > 0 at least)', (v: string, all: string[] = []) => [...all, v])
+  .option('--roi <x,y,w,h>', 'pad region, pixels (default: the whole frame)')
+  .option('--reference-frames <n>', 'frames averaged into the no-contact reference (default 8)')
+  .option('--robot <file>', 'robot description to take the ROI from (with --fingertip)')
+  .option('--fingertip <name>', 'fingertip of --robot')
+  .option('--unit <unit>', 'unit of the loads', 'N')
+  .option('--json', 'print the fit as JSON')
+  .action(async (options: TactileCalibrateCliOptions) => {
+    const { tactileCalibrateCommand } = await import('./tactile/commands.js');
+    process.exitCode = await tactileCalibrateCommand(options);
   });
 
 export interface RunCliOptions {

@@ -65,16 +65,80 @@ export const jointSchema = z
   })
   .strict();
 
+const whiteBalanceSchema = z
+  .union([
+    z.object({ kelvin: positive.refine((v) => v >= 1500 && v <= 15000, { message: 'must be 1500-15000 K' }) }).strict(),
+    z.object({ red: positive, blue: positive }).strict().describe('fixed red and blue gains (green = 1)'),
+  ])
+  .describe('fixed white balance: a colour temperature, or red/blue gains');
+
+export const cameraBackends = ['sim', 'gstreamer', 'v4l2', 'libcamera', 'file'] as const;
+
 export const cameraSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower_snake_case, e.g. wrist'),
-    backend: z.enum(['sim']).describe('frame source; real backends arrive with the touch issue'),
+    backend: z
+      .enum(cameraBackends)
+      .describe(
+        'frame source: sim (rendered world), gstreamer (gst-launch-1.0 pipeline), v4l2 (ffmpeg -f v4l2), libcamera (rpicam-vid raw YUV), file (ffmpeg decoding a clip)',
+      ),
     width: z.number().int().min(8).max(4096),
     height: z.number().int().min(8).max(4096),
     fps: positive.refine((v) => v <= 240, { message: 'must be at most 240' }),
     stale_after_ms: positive.default(200).describe('a frame older than this is stale'),
+    device: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('v4l2 and gstreamer: the video device (default /dev/video0); libcamera: the camera index (default 0)'),
+    pipeline: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'gstreamer: the source part of the pipeline (e.g. nvarguscamerasrc sensor-id=0); embody appends videoconvert, videoscale, RGB caps at width x height and fdsink',
+      ),
+    input_format: z.string().min(1).optional().describe("v4l2: the pixel format asked of the camera (ffmpeg -input_format: 'mjpeg', 'yuyv422')"),
+    file: z.string().min(1).optional().describe('file: the clip to decode (anything ffmpeg reads), relative to this file'),
+    realtime: z.boolean().default(true).describe('file: deliver frames at the clip rate (ffmpeg -re); false: as fast as they decode'),
+    loop: z.boolean().default(false).describe('file: start over at the end of the clip'),
+    exposure_us: positive
+      .optional()
+      .describe('fixed exposure time, µs (turns auto exposure off: auto exposure defeats a brightness-difference touch estimate)'),
+    gain: positive.optional().describe('fixed analogue gain (v4l2: the driver gain control value)'),
+    white_balance: whiteBalanceSchema.optional(),
+    controls: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.union([z.number(), z.string()]))
+      .optional()
+      .describe('extra camera controls: v4l2-ctl names (v4l2, gstreamer v4l2src), element properties (other gstreamer sources), rpicam-vid options without -- (libcamera)'),
+    command: z.string().min(1).optional().describe('the program to run instead of the default (ffmpeg, gst-launch-1.0, rpicam-vid or libcamera-vid)'),
+    stall_ms: positive.optional().describe('no frame for this long: the camera process is flagged stalled and restarted (default max(1000, 10 frame periods))'),
+    restart_ms: z
+      .tuple([positive, positive])
+      .optional()
+      .describe('[first, longest] back-off between restarts of a failed camera process, ms (default [250, 8000])'),
   })
-  .strict();
+  .strict()
+  .superRefine((camera, ctx) => {
+    if (camera.backend === 'file' && camera.file === undefined) ctx.addIssue({ code: 'custom', path: ['file'], message: "backend 'file' needs file: the clip to play" });
+    const only = (field: 'pipeline' | 'input_format' | 'file', backends: readonly string[]): void => {
+      if (camera[field] !== undefined && !backends.includes(camera.backend)) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field} applies to backend ${backends.join(' or ')}, not ${camera.backend}` });
+      }
+    };
+    only('pipeline', ['gstreamer']);
+    only('input_format', ['v4l2']);
+    only('file', ['file']);
+  });
+
+export const forceCalibrationSchema = z
+  .object({
+    scale: positive.describe('force at force proxy 1, in unit'),
+    exponent: positive.default(1).describe('force = scale * proxy^exponent'),
+    unit: z.string().min(1).default('N'),
+  })
+  .strict()
+  .describe('fitted by `embody tactile calibrate` from clips pressed with known loads');
 
 export const fingertipSchema = z
   .object({
@@ -83,6 +147,20 @@ export const fingertipSchema = z
     roi: z
       .tuple([z.number().int().min(0), z.number().int().min(0), z.number().int().min(1), z.number().int().min(1)])
       .describe('[x, y, width, height] of the pad in the camera image, pixels'),
+    calibration: z
+      .object({
+        force: forceCalibrationSchema.optional(),
+        threshold_sigma: positive
+          .optional()
+          .describe('contact threshold in noise standard deviations for this pad (default 4)'),
+        min_area: positive
+          .refine((v) => v < 1, { message: 'must be a fraction of the pad below 1' })
+          .optional()
+          .describe('contact area (fraction of the pad) at which the contact probability is 0.5 (default 0.012)'),
+      })
+      .strict()
+      .optional()
+      .describe('per-pad tuning and force calibration; without it force is a unitless proxy'),
   })
   .strict();
 

@@ -20,8 +20,15 @@ function escape(text: string): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&apos;')
-    // Characters XML 1.0 forbids even escaped.
-    .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g, '');
+    .split('')
+    .filter(allowedInXml)
+    .join('');
+}
+
+/** XML 1.0 forbids most control characters even escaped: tab, newline and return only. */
+function allowedInXml(char: string): boolean {
+  const code = char.charCodeAt(0);
+  return code === 9 || code === 10 || code === 13 || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd);
 }
 
 export function junitXml(results: readonly ScenarioResult[], suite = 'embody-hil'): string {

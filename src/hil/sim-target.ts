@@ -355,7 +355,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       c.faults.apply(frame.data);
       frames.set(c.camera.name, frame);
       if (!c.estimator) continue;
-      c.estimator.update(frame.data);
+      c.estimator.updateFrame(frame);
       let squeeze = 0;
       for (let p = 0; p < c.pads.length; p++) {
         touch.contact[c.pads[p]] = c.estimator.contact[p];

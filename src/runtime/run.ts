@@ -9,13 +9,13 @@
  * The control loop itself runs in the worker (control-thread.ts); this file only feeds and
  * watches it. Teardown is subscription disposal, then a controlled stop of the worker.
  */
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { exhaustMap, from, interval, Subscription } from 'rxjs';
-import { cameraFrames, openCameraWorld } from '../hal/camera/index.js';
+import { cameraFrames, createCameraHealth, openCameraWorld } from '../hal/camera/index.js';
 import { hardwareWorldSize, type HardwareOptions } from '../hal/index.js';
 import type { Frame } from '../hal/types.js';
 import { interventionNames } from '../safety/index.js';
-import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
+import { createTouchEstimator, UNTRUSTED_FLAGS, type TouchEstimator } from '../tactile/index.js';
 import {
   connectTelemetry,
   startEmbeddedBroker,
@@ -39,7 +39,6 @@ import {
   Counter,
   EventKind,
   eventKindNames,
-  Mode,
   modeNames,
   OperatorCommand,
   operatorCommandNames,
@@ -148,21 +147,36 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
       contact: new Float64Array(robot.fingertips.length),
       force: new Float64Array(robot.fingertips.length),
       area: new Float64Array(robot.fingertips.length),
+      /** Hysteresis state and quality flags (TouchFlag bits), for the status line. */
+      inContact: new Uint8Array(robot.fingertips.length),
+      flags: new Uint16Array(robot.fingertips.length),
     };
     for (const camera of robot.cameras) {
       const estimator = estimators.get(camera.name);
       // Robot fingertip index of each pad this camera's estimator reports, in its order.
       const pads = robot.fingertips.flatMap((f, i) => (f.camera === camera.name ? [i] : []));
       subscriptions.add(
-        cameraFrames(camera, robot, world).subscribe((frame) => {
+        cameraFrames(camera, robot, world, {
+          baseDir: dirname(options.robotFile),
+          health: createCameraHealth(),
+          onEvent: (e) => {
+            const bad = e.kind === 'stall' || e.kind === 'exit' || e.kind === 'error' || e.kind === 'before-failed';
+            (bad ? log.warn : log.info).call(log, { camera: e.camera, kind: e.kind, restarts: e.restarts }, e.message);
+            if (e.kind === 'stall' || e.kind === 'exit') estimator?.setCameraStalled(true);
+            if (e.kind === 'streaming') estimator?.setCameraStalled(false);
+          },
+        }).subscribe((frame) => {
           frames.set(camera.name, frame);
           if (!estimator) return;
-          estimator.update(frame.data);
+          estimator.updateFrame(frame);
           let squeeze = 0;
           for (let k = 0; k < pads.length; k++) {
-            touch.contact[pads[k]] = estimator.contact[k];
-            touch.force[pads[k]] = estimator.force[k];
-            touch.area[pads[k]] = estimator.area[k];
+            const i = pads[k];
+            touch.contact[i] = estimator.contact[k];
+            touch.force[i] = estimator.force[k];
+            touch.area[i] = estimator.area[k];
+            touch.inContact[i] = estimator.inContact[k];
+            touch.flags[i] = estimator.flags[k];
             squeeze = Math.max(squeeze, estimator.force[k]);
           }
           // Stamped with the loop's tick at arrival: the sim renders the newest world state.
@@ -350,7 +364,8 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
             missed: control.counter(Counter.MISSED_TICKS),
             inferenceP50Ms: runner.latencyPercentiles().p50,
             starved: control.counter(Counter.STARVED_TICKS),
-            contact: robot.fingertips.map((f, i) => `${f.name}:${touch.contact[i] > 0.5 ? 'ON' : 'off'}`).join(' ') || 'n/a',
+            contact:
+              robot.fingertips.map((f, i) => `${f.name}:${touch.inContact[i] ? 'ON' : 'off'}${touch.flags[i] & UNTRUSTED_FLAGS ? '!' : ''}`).join(' ') || 'n/a',
             task: world?.describe(statusSample.subarray(snapshotWorldOffset(jointCount))),
           });
         }),

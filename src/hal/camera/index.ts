@@ -1,14 +1,33 @@
 /**
  * Camera sources for the pipeline. Each camera is an Observable of frames; a frame's buffer is
  * reused by its source (two alternating buffers), so subscribers copy what they keep.
- * The sim backend renders the simulated world as the control worker last published it; real
- * backends (child processes writing raw frames) arrive with the touch issue.
+ * The sim backend renders the simulated world as the control worker last published it; the
+ * real backends (gstreamer, v4l2, libcamera, file) are supervised child processes writing raw
+ * frames to stdout (./process.ts, command lines in ./backends.ts).
  */
 import { interval, map, filter, type Observable } from 'rxjs';
 import type { CameraDescription, RobotDescription } from '../robot-description.js';
 import type { HardwareOptions } from '../index.js';
 import type { Frame } from '../types.js';
 import { createRandom, describeWorld, renderWristFrame, SimPlant, worldTask } from '../sim/index.js';
+import { cameraCommand } from './backends.js';
+import { processCameraFrames, type CameraEvent, type CameraHealth } from './process.js';
+
+export {
+  cameraCommand,
+  fileCommand,
+  findOnPath,
+  gstreamerCommand,
+  gstSourceProperties,
+  libcameraCommand,
+  splitPipeline,
+  v4l2Command,
+  v4l2Controls,
+  type CameraCommand,
+} from './backends.js';
+export { createCameraHealth, processCameraFrames, type CameraEvent, type CameraEventKind, type CameraHealth, type ProcessCameraOptions } from './process.js';
+export { i420ToRgb, RawFrameParser, rawFrameBytes, type RawPixelFormat } from './parser.js';
+export { probeClip, type ClipInfo } from './probe.js';
 
 /** What the cameras look at: for the sim, the world state copied out of the worker's snapshot. */
 export interface CameraWorld {
@@ -59,7 +78,32 @@ export function createSimCameraRenderer(camera: CameraDescription, robot: RobotD
   };
 }
 
-export function cameraFrames(camera: CameraDescription, robot: RobotDescription, world: CameraWorld | undefined): Observable<Frame> {
+export interface CameraFramesOptions {
+  /** Directory that a file backend's relative `file` is resolved against (robot.yaml's). Default: the working directory. */
+  readonly baseDir?: string;
+  /** Process backends: start, stall, exit and restart events (log them; a stall should reach safety). */
+  readonly onEvent?: (event: CameraEvent) => void;
+  /** Process backends: filled in place with live counters (frames, restarts, stalls, stalled). */
+  readonly health?: CameraHealth;
+}
+
+/** Default stall limit of a process camera: ten frame periods, at least one second. */
+export function stallLimitMs(camera: CameraDescription): number {
+  return camera.stall_ms ?? Math.max(1000, 10_000 / camera.fps);
+}
+
+export function cameraFrames(camera: CameraDescription, robot: RobotDescription, world: CameraWorld | undefined, options: CameraFramesOptions = {}): Observable<Frame> {
+  if (camera.backend !== 'sim') {
+    return processCameraFrames(cameraCommand(camera, options.baseDir), {
+      name: camera.name,
+      width: camera.width,
+      height: camera.height,
+      stallMs: stallLimitMs(camera),
+      restartMs: camera.restart_ms,
+      onEvent: options.onEvent,
+      health: options.health,
+    });
+  }
   if (!world) throw new Error(`camera '${camera.name}': backend 'sim' needs the simulated world`);
   const renderer = createSimCameraRenderer(camera, robot);
   return interval(1000 / camera.fps).pipe(
