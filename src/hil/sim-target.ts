@@ -364,6 +364,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
         squeeze = Math.max(squeeze, c.estimator.force[p]);
       }
       shared.counters[Counter.TOUCH_FORCE] = squeeze;
+      shared.counters[Counter.TOUCH_CONTACT] = touch.contact.some((p) => p > 0.5) ? 1 : 0;
       shared.counters[Counter.TOUCH_TICK] = snapshot[0];
     }
     if (truthContactTick < 0 && plant.truth.gripForce > 0) truthContactTick = k;

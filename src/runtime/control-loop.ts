@@ -89,6 +89,8 @@ export class ControlLoop {
   readonly #observationLimitTicks: number;
   readonly #touchLimitTicks: number;
   readonly #touchRequired: boolean;
+  readonly #gripJoint: number;
+  readonly #closingWindowTicks: number;
   readonly #estopCategory: 0 | 1;
   readonly #settleTicks: number;
   readonly #eventHoldoffTicks: number;
@@ -111,6 +113,8 @@ export class ControlLoop {
   #seeded = false;
   #ready = false;
   #lastFreshTick = 0;
+  #touching = false;
+  #lastClosingTick = -Infinity;
   #stale = false;
   #estopLevel = 0;
   #powerOffAtRest = false;
@@ -140,6 +144,9 @@ export class ControlLoop {
       : undefined;
     this.#contact = new ContactLimits(limits, grip);
     this.#touchRequired = robot.gripper?.max_touch_force !== undefined;
+    this.#gripJoint = gripJoint;
+    // Contact that starts within this long of the fingers closing is the grasp, not a collision.
+    this.#closingWindowTicks = Math.max(1, Math.round(rate / 2));
     this.#standstill = DeviationMonitor.standstill(robot.joints, robot.safety.standstill_ms, rate, robot.gripper?.joint);
     this.#following = DeviationMonitor.following(robot.joints, robot.safety.standstill_ms, rate, robot.gripper?.joint);
     const ticks = (ms: number): number => Math.max(1, Math.round((ms * rate) / 1000));
@@ -284,6 +291,19 @@ export class ControlLoop {
     if (mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.STANDSTILL_VIOLATION);
   }
 
+  /**
+   * A pad that starts touching while the gripper has not been closing touched something it
+   * was not meant to (a collision, a hand): an event, for the operator and the policy's logs.
+   */
+  #watchContact(tick: number, touching: boolean): void {
+    const g = this.#gripJoint;
+    if (g >= 0 && this.#envelope.velocity(g) < 0) this.#lastClosingTick = tick;
+    if (touching && !this.#touching && tick - this.#lastClosingTick > this.#closingWindowTicks) {
+      this.#event(tick, EventKind.UNEXPECTED_CONTACT, 0, this.#mode, this.#mode, 0, g);
+    }
+    this.#touching = touching;
+  }
+
   /** While driven and moving (or armed), a joint far from its command trips FAULT. */
   #monitorFollowing(tick: number): void {
     const mode = this.#mode;
@@ -398,6 +418,7 @@ export class ControlLoop {
       this.#envelope.brake();
       return;
     }
+    this.#watchContact(tick, touchFresh && counters[Counter.TOUCH_CONTACT] === 1);
     const outputs = this.#outputJoints;
     for (let d = 0; d < outputs.length; d++) proposed[outputs[d]] = this.#action[d];
     const envelope = this.#envelope;

@@ -224,10 +224,11 @@ export class ControlThread {
     return Atomics.load(this.shared.control, Ctrl.SIM_BRAKE_LINE);
   }
 
-  /** The latest touch estimate for the envelope's grip-force limit, stamped with its frame's tick. */
-  publishTouch(force: number, frameTick: number): void {
+  /** The latest touch estimate (squeeze and contact) for the envelope, stamped with its frame's tick. */
+  publishTouch(force: number, frameTick: number, contact = false): void {
     const counters = this.shared.counters;
     counters[Counter.TOUCH_FORCE] = force;
+    counters[Counter.TOUCH_CONTACT] = contact ? 1 : 0;
     counters[Counter.TOUCH_TICK] = frameTick;
   }
 

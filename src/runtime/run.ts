@@ -180,7 +180,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
             squeeze = Math.max(squeeze, estimator.force[k]);
           }
           // Stamped with the loop's tick at arrival: the sim renders the newest world state.
-          control.publishTouch(squeeze, ControlThread.snapshotTick(control.shared.snapshot));
+          control.publishTouch(squeeze, ControlThread.snapshotTick(control.shared.snapshot), touch.inContact.some((c) => c === 1));
         }),
       );
     }
@@ -517,6 +517,8 @@ function describeEvent(event: ControlEvent, jointNames: readonly string[]): Desc
       return { kind, cause: 'observation older than the camera stale_after_ms', message: `chunk refused: observation ${event.value} ticks old` };
     case EventKind.STANDSTILL_VIOLATION:
       return { kind, cause: causeNames[Cause.STANDSTILL_VIOLATION], ...values, message: `${joint ?? 'a joint'} moved while held` };
+    case EventKind.UNEXPECTED_CONTACT:
+      return { kind, cause: 'touch estimate', ...values, message: 'a fingertip pad touched something while the gripper was not closing' };
     case EventKind.DRIVE_POWER:
       return { kind, cause: event.value ? 'reset' : 'category 0 stop or stop complete', message: event.value ? 'drive power on' : 'drive power off, brakes on' };
     default:

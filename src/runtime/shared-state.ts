@@ -101,6 +101,8 @@ export const EventKind = {
   DRIVE_POWER: 11,
   /** joint, requested (the command), commanded (measured position). */
   FOLLOWING_ERROR: 12,
+  /** A pad touched something while the gripper was not closing (a collision, or a person). */
+  UNEXPECTED_CONTACT: 13,
 } as const;
 export const eventKindNames = [
   'mode_change',
@@ -116,6 +118,7 @@ export const eventKindNames = [
   'standstill_violation',
   'drive_power',
   'following_error',
+  'unexpected_contact',
 ] as const;
 
 /** Int32 control cells. */
@@ -175,7 +178,9 @@ export const Counter = {
   TOUCH_TICK: 21,
   /** Ticks with each Intervention bit set on some joint; INTERVENTION_COUNTS + log2(bit). */
   INTERVENTION_COUNTS: 22,
-  SIZE: 32,
+  /** 1 while the touch estimate says some pad is in contact (written with TOUCH_TICK). */
+  TOUCH_CONTACT: 31,
+  SIZE: 40,
 } as const;
 
 /** Lateness histogram: 1 µs bins up to this many µs, plus one overflow bin. */

@@ -307,6 +307,20 @@ describe('e-stop', () => {
   });
 });
 
+describe('unexpected contact', () => {
+  it('a pad that starts touching while the gripper is not closing raises an event naming the gripper', async () => {
+    const c = start();
+    await armed(c);
+    serve(c, (_step, j, command) => command[j]);
+    await waitFor(() => c.mode === Mode.RUNNING);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const tick = (): number => ControlThread.snapshotTick(c.shared.snapshot);
+    const stamp = setInterval(() => c.publishTouch(0.2, tick(), true), 20);
+    await waitFor(() => c.drainEvents().some((e) => e.kind === EventKind.UNEXPECTED_CONTACT && e.joint === baseRobot.joints.findIndex((j) => j.name === 'gripper')));
+    clearInterval(stamp);
+  });
+});
+
 describe('monitored standstill', () => {
   it('a push on a held joint trips FAULT with an event naming the joint', async () => {
     const c = start();
