@@ -60,6 +60,15 @@ export async function benchCommand(name: string | undefined, options: { seconds?
       const r = benchTactile();
       results.tactile = r;
       process.stdout.write(formatTactile(r));
+      try {
+        const { benchTactileOpenCv, formatTactileOpenCv } = await import('./tactile-opencv.js');
+        const anchor = await benchTactileOpenCv({ robotFile });
+        results.tactileOpenCv = anchor;
+        process.stdout.write(formatTactileOpenCv(anchor));
+      } catch (error) {
+        // A production bundle has no dev dependencies; say so rather than fail the tactile bench.
+        process.stdout.write(`tactile: OpenCV.js anchor not run (${(error as Error).message})\n`);
+      }
     }
     if (bench === 'hal') {
       const { benchHal, formatHal } = await import('./hal.js');
