@@ -24,7 +24,10 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env): Notifier {
   const target = env.NOTIFY_SOCKET;
   const watchdogUsec = Number(env.WATCHDOG_USEC);
   const watchdogPid = env.WATCHDOG_PID === undefined ? process.pid : Number(env.WATCHDOG_PID);
-  const watchdogIntervalMs = target && watchdogUsec > 0 && watchdogPid === process.pid ? watchdogUsec / 2000 : undefined;
+  // Check (and pet) four times per watchdog period: a pet withheld for one unhealthy check must
+  // not leave the next one racing systemd's deadline, so only a loop unhealthy for most of the
+  // period (about 3 checks in a row) gets restarted, never one late tick.
+  const watchdogIntervalMs = target && watchdogUsec > 0 && watchdogPid === process.pid ? watchdogUsec / 4000 : undefined;
   // An '@' names a socket in the abstract namespace: its address starts with a NUL byte.
   const path = target?.startsWith('@') ? `\0${target.slice(1)}` : target;
   let socket: UnixDgramSocket | undefined;
