@@ -13,13 +13,15 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { busSeconds, I2cStat } from '../src/hal/bus/index.js';
-import { parseServoArmConfig } from '../src/hal/devices/index.js';
-import type { JointDescription } from '../src/hal/robot-description.js';
-import { EmulatedServoArmHardware, piServoArmExample } from '../src/hal/sim/devices/index.js';
+import { fileURLToPath } from 'node:url';
+import { robotServoArm } from '../src/hal/index.js';
+import { EmulatedServoArmHardware } from '../src/hal/sim/devices/index.js';
+import { loadRobotDescription } from '../src/runtime/config/robot.js';
 import { createJointState } from '../src/hal/types.js';
 import { JointEnvelope, limitsFromJoints } from '../src/safety/index.js';
 
-const RATE_HZ = 100;
+/** The preset the numbers are for: its own robot.yaml, as `embody run` loads it. */
+const presetFile = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../robots/pi-servo-arm.yaml' : '../../robots/pi-servo-arm.yaml', import.meta.url));
 const BUS_HZ = 400_000;
 const BUDGET = 0.4;
 
@@ -52,20 +54,13 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-function joints(names: readonly string[]): JointDescription[] {
-  return names.map((name) => ({
-    name,
-    type: 'revolute' as const,
-    driver: { kind: 'sim' as const },
-    limits: { position: [-1.4, 1.4] as [number, number], velocity: 1.5, acceleration: 8, jerk: 150, effort: 5, soft_margin: 0.05 },
-  }));
-}
-
 export function benchHal(ticks = 20_000): HalBenchResult {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const config = parseServoArmConfig(piServoArmExample());
-  const dt = 1 / RATE_HZ;
+  const robot = loadRobotDescription(presetFile);
+  const config = robotServoArm(robot);
+  if (config === undefined) throw new Error(`${presetFile}: no servo_arm section`);
+  const dt = 1 / robot.control.rate_hz;
   const arm = new EmulatedServoArmHardware(config, { periodSeconds: dt });
   const hardware = arm.hardware;
   const model = arm.model;
@@ -73,11 +68,15 @@ export function benchHal(ticks = 20_000): HalBenchResult {
   hardware.open();
   const state = createJointState(n);
   hardware.read(state);
-  const envelope = new JointEnvelope(limitsFromJoints(joints(config.joints.map((j) => j.name))), dt);
+  const envelope = new JointEnvelope(limitsFromJoints(robot.joints), dt);
   envelope.seed(state.position);
   // A smooth sweep of every joint, from a table so the bench makes no garbage of its own.
   const table = new Float64Array(4096 * n);
-  for (let k = 0; k < 4096; k++) for (let i = 0; i < n; i++) table[k * n + i] = 0.6 * Math.sin((2 * Math.PI * k) / 4096 + i);
+  const lower = robot.joints.map((j) => j.limits.position[0]);
+  const upper = robot.joints.map((j) => j.limits.position[1]);
+  for (let k = 0; k < 4096; k++) {
+    for (let i = 0; i < n; i++) table[k * n + i] = (lower[i] + upper[i]) / 2 + 0.3 * (upper[i] - lower[i]) * Math.sin((2 * Math.PI * k) / 4096 + i);
+  }
   const target = new Float64Array(n);
   const command = envelope.command;
   const prepare = (t: number): void => {
@@ -147,7 +146,7 @@ export function benchHal(ticks = 20_000): HalBenchResult {
   const busMs400k = busSeconds(bytesPerTick, BUS_HZ) * 1000;
   const budgetMs = BUDGET * 1000 * dt;
   return {
-    preset: 'pi-servo-arm (6 servos, 6 AS5600 via TCA9548A, ADS1115 × 2 FSR, INA219)',
+    preset: `${robot.robot_id} (robots/pi-servo-arm.yaml: ${n} servos, ${config.joints.filter((j) => j.encoder).length} AS5600${config.mux ? ' via TCA9548A' : ''}, ADS1115 × ${config.fsr?.fingertips.length ?? 0} FSR, ${config.power ? 'INA219' : 'no INA219'})`,
     joints: n,
     ticks,
     tickUs: { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), max: samples[samples.length - 1] },

@@ -15,6 +15,12 @@ function seconds(value: string): number {
   return n;
 }
 
+type HalChoice = 'sim' | 'emulated' | 'real';
+
+function halOption(description = "what drives the joints: sim (the plant simulator), emulated (the real drivers on register-level chip models moving the simulator) or real; default sim for a simulated robot, else real"): Option {
+  return new Option('--hal <kind>', description).choices(['sim', 'emulated', 'real']);
+}
+
 const program = new Command()
   .name('embody')
   .description('On-robot runtime: one learned policy drives any robot body described in YAML')
@@ -32,6 +38,7 @@ program
   .option('--trace <file>', 'write one JSON line per control tick here')
   .addOption(new Option('--arm', 'arm as soon as the loop is ready (default: only for fully simulated robots)'))
   .addOption(new Option('--no-arm', 'wait for an operator arm command'))
+  .addOption(halOption())
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (options: RunCliOptions) => {
     const { runCommand } = await import('./runtime/commands.js');
@@ -43,7 +50,8 @@ program
   .description('validate robot.yaml, its policy manifest and model; print every problem with a fix')
   .option('--robot <file>', 'robot description (YAML)', defaultRobot)
   .option('--policy <file>', 'policy manifest (YAML) overriding the one robot.yaml names')
-  .action(async (options: { robot: string; policy?: string }) => {
+  .addOption(halOption('which hardware to probe: real (the buses robot.yaml names) or emulated (the chip models); default real for a robot with real drivers'))
+  .action(async (options: { robot: string; policy?: string; hal?: HalChoice }) => {
     const { checkCommand } = await import('./runtime/commands.js');
     process.exitCode = await checkCommand(options);
   });
@@ -166,6 +174,7 @@ export interface RunCliOptions {
   report?: string;
   trace?: string;
   arm?: boolean;
+  hal?: HalChoice;
   logLevel: string;
 }
 

@@ -6,17 +6,63 @@
 import type { RobotDescription } from './robot-description.js';
 import { openGpioInput, openGpioOutput } from './gpio/index.js';
 import { SimJointHardware, SimPlant } from './sim/index.js';
+import { EmulatedServoArmHardware, type ServoArmModel } from './sim/devices/servo-arm-model.js';
+import { parseServoArmConfig, servoArmInput, type ServoArmConfig } from './devices/config.js';
+import { ServoArmHardware } from './devices/servo-arm.js';
 import type { DigitalInput, DigitalOutput, JointHardware } from './types.js';
 
 export * from './types.js';
 export * from './robot-description.js';
 export { SerialChain } from './kinematics.js';
 
-/** Which implementation sits behind the drivers: the plant simulator for now. */
+/**
+ * What sits behind the drivers:
+ * - `sim`: the plant simulator moves every joint directly (no driver code), any robot;
+ * - `emulated`: the robot's real drivers (servo_arm: PCA9685, AS5600, ADS1115, INA219) talk to
+ *   register-level chip models on emulated I2C buses, and the chip models move the plant
+ *   simulator; cameras render the simulated world and the e-stop/brake lines are simulated;
+ * - `real`: the real drivers on /dev/i2c-N and GPIO, the cameras robot.yaml names.
+ */
+export const HAL_KINDS = ['sim', 'emulated', 'real'] as const;
+export type HalKind = (typeof HAL_KINDS)[number];
+
 export interface HardwareOptions {
-  readonly kind: 'sim';
-  /** Overrides robot.yaml's `sim.seed`. */
+  readonly kind: HalKind;
+  /** Overrides robot.yaml's `sim.seed` (sim and emulated). */
   readonly seed?: number;
+}
+
+/** `sim` for a robot whose joints are all simulated, else `real`. */
+export function defaultHalKind(robot: RobotDescription): HalKind {
+  return robot.joints.every((j) => j.driver.kind === 'sim') ? 'sim' : 'real';
+}
+
+/** Why `kind` cannot run this robot, with the fix; undefined when it can. */
+export function halKindProblem(robot: RobotDescription, kind: HalKind): string | undefined {
+  const simulated = robot.joints.every((j) => j.driver.kind === 'sim');
+  if (kind === 'emulated' && simulated) return "--hal emulated: every joint is `driver: { kind: sim }`, there is no hardware to emulate; use --hal sim";
+  if (kind === 'real' && simulated) return '--hal real: every joint is `driver: { kind: sim }`; give the joints real drivers (docs/HARDWARE.md) or use --hal sim';
+  if (kind === 'real') {
+    const simCamera = robot.cameras.find((c) => c.backend === 'sim');
+    if (simCamera) return `--hal real: camera '${simCamera.name}' has backend sim, which needs the simulated world; give it a real backend, or use --hal emulated`;
+    if (robot.estop.kind === 'sim') return '--hal real: the e-stop is `kind: sim`; wire a real e-stop line (estop: { kind: gpio, ... }) or use --hal emulated';
+  }
+  return undefined;
+}
+
+/** The servo arm's configuration from robot.yaml (joints with `driver: servo` plus `servo_arm`). */
+export function robotServoArm(robot: RobotDescription): ServoArmConfig | undefined {
+  if (robot.servo_arm === undefined) return undefined;
+  return parseServoArmConfig(servoArmInput(robot.servo_arm, robot.joints));
+}
+
+/**
+ * The robot as `kind` runs it: with sim or emulated hardware, cameras render the simulated world
+ * (same names, sizes and rates), whatever backend robot.yaml gives them for the real robot.
+ */
+export function robotForHal(robot: RobotDescription, kind: HalKind): RobotDescription {
+  if (kind === 'real' || robot.cameras.every((c) => c.backend === 'sim')) return robot;
+  return { ...robot, cameras: robot.cameras.map((c) => ({ ...c, backend: 'sim' as const })) };
 }
 
 /** Simulated-world state the sim cameras render from, published with each snapshot. */
@@ -32,6 +78,8 @@ export interface RobotHardware {
   readonly world?: WorldWriter;
   /** The simulated plant behind sim drivers (the HIL harness perturbs it and reads its truth). */
   readonly plant?: SimPlant;
+  /** With `--hal emulated`: the chip models on the emulated buses (fault injection). */
+  readonly devices?: ServoArmModel;
 }
 
 /**
@@ -74,21 +122,41 @@ function openGpioBrake(line: GpioBrake, tickPeriodMs: number): DigitalOutput {
 }
 
 export function openRobotHardware(robot: RobotDescription, options: HardwareOptions, lines?: SimLines): RobotHardware {
-  const plant = new SimPlant(robot, options.seed ?? robot.sim?.seed ?? 1);
+  const problem = options.kind === 'sim' ? undefined : halKindProblem(robot, options.kind);
+  if (problem !== undefined) throw new Error(problem);
   const period = 1000 / robot.control.rate_hz;
-  const estop = robot.estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : openGpioEstop(robot.estop, period);
+  const gripJoint = robot.gripper ? robot.joints.findIndex((j) => j.name === robot.gripper?.joint) : -1;
+  const squeezeJoint = gripJoint >= 0 ? gripJoint : undefined;
+  if (options.kind === 'real') {
+    const arm = robotServoArm(robot);
+    if (arm === undefined) throw new Error('--hal real: no joint driver to open (servo joints need a servo_arm section)');
+    const brakeLine = robot.brake_output;
+    const brake = brakeLine === undefined || brakeLine.kind === 'sim' ? undefined : openGpioBrake(brakeLine, period);
+    return {
+      joints: new ServoArmHardware(arm, { periodSeconds: period / 1000, squeezeJoint }),
+      estop: robot.estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : openGpioEstop(robot.estop, period),
+      ...(brake ? { brake } : {}),
+    };
+  }
+  // Emulated: the e-stop and brake are the shared cells tests and the HIL rig drive. Sim: the
+  // lines robot.yaml names (a GPIO e-stop on a simulated arm is a bench setup).
+  const plant = new SimPlant(robot, options.seed ?? robot.sim?.seed ?? 1);
+  const push = lines ? { cells: lines.cells, joint: lines.pushJoint, micro: lines.pushMicro } : undefined;
+  const emulated = options.kind === 'emulated';
+  const estop = emulated || robot.estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : openGpioEstop(robot.estop, period);
   const brakeLine = robot.brake_output;
-  const brake = brakeLine === undefined ? undefined : brakeLine.kind === 'sim' ? simOutput(lines, 'sim brake line') : openGpioBrake(brakeLine, period);
-  return {
-    joints: new SimJointHardware(plant, lines ? { cells: lines.cells, joint: lines.pushJoint, micro: lines.pushMicro } : undefined),
-    estop,
-    ...(brake ? { brake } : {}),
-    world: { size: plant.snapshotSize, write: (out, offset) => plant.writeSnapshot(out, offset) },
-    plant,
-  };
+  const brake = brakeLine === undefined ? undefined : emulated || brakeLine.kind === 'sim' ? simOutput(lines, 'sim brake line') : openGpioBrake(brakeLine, period);
+  const world = { size: plant.snapshotSize, write: (out: Float64Array, offset: number) => plant.writeSnapshot(out, offset) };
+  if (options.kind === 'emulated') {
+    const arm = robotServoArm(robot);
+    if (arm === undefined) throw new Error('--hal emulated: no servo_arm section to emulate');
+    const joints = new EmulatedServoArmHardware(arm, { periodSeconds: period / 1000, model: { plant }, squeezeJoint, push });
+    return { joints, estop, ...(brake ? { brake } : {}), world, plant, devices: joints.model };
+  }
+  return { joints: new SimJointHardware(plant, push), estop, ...(brake ? { brake } : {}), world, plant };
 }
 
 /** Floats of world state the snapshot carries for this robot (0 without a simulated world). */
-export function hardwareWorldSize(robot: RobotDescription, _options: HardwareOptions): number {
-  return SimPlant.snapshotSizeFor(robot);
+export function hardwareWorldSize(robot: RobotDescription, options: HardwareOptions): number {
+  return options.kind === 'real' ? 0 : SimPlant.snapshotSizeFor(robot);
 }

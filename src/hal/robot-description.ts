@@ -4,6 +4,7 @@
  * JSON Schema (`embody schema`) for editor completion.
  */
 import { z } from 'zod';
+import { servoArmSectionSchema, servoDriverSchema } from './devices/config.js';
 
 const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
 const positive = finite.refine((v) => v > 0, { message: 'must be greater than zero' });
@@ -43,6 +44,7 @@ export const jointLimitsSchema = z
 export const jointDriverSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('sim') }).strict().describe('joint of the simulated plant'),
+    servoDriverSchema,
   ])
   .describe('which HAL driver moves this joint');
 
@@ -167,7 +169,10 @@ export const fingertipSchema = z
 const gpioLineFields = {
   chip: z.string().default('gpiochip0').describe('gpiochip name (gpiochip0) or label (pinctrl-bcm2711)'),
   line: z.number().int().min(0).describe('line offset on that chip (not the global sysfs number)'),
-  active_low: z.boolean().default(true),
+  active_low: z
+    .boolean()
+    .default(true)
+    .describe('asserted when the pin is low; an e-stop whose normally-closed contact loops the pin to GND (pull-up to 3V3) reads high when pressed or cut: write false for it'),
   backend: z
     .enum(['sysfs', 'chardev'])
     .default('sysfs')
@@ -332,7 +337,10 @@ export const robotDescriptionSchema = z
     safety: safetySchema.default({ action_timeout_ms: 100, standstill_ms: 50 }),
     policy: policyBindingSchema,
     telemetry: telemetrySchema.default({ state_rate_hz: 10, metrics_rate_hz: 1 }),
-    sim: simSchema.optional(),
+    servo_arm: servoArmSectionSchema
+      .optional()
+      .describe('the I2C side of an arm whose joints have `driver: { kind: servo }` (docs/HARDWARE.md)'),
+    sim: simSchema.optional().describe('the simulated world: the plant of `driver: sim` joints, and what `--hal emulated` puts real hardware into'),
   })
   .strict();
 

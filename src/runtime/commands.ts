@@ -32,6 +32,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
       reportFile: options.report,
       traceFile: options.trace,
       autoArm: options.arm,
+      ...(options.hal ? { hardware: { kind: options.hal } } : {}),
       log,
       statusLine: new StatusLine(process.stderr),
       stopRequested,

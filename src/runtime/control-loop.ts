@@ -43,6 +43,7 @@ import {
   TRACE_CAPACITY,
   TRACE_HEADER,
   traceRecordSize,
+  writeFaultText,
   type ModeCode,
   type SharedViews,
 } from './shared-state.js';
@@ -107,6 +108,8 @@ export class ControlLoop {
   #rejections = 0;
   #starving = false;
   #hardwareOk = true;
+  /** Text of the last hardware error published (it is published again only when it changes). */
+  #faultText = '';
   #stopThenIdle = false;
   #exitAfterStop = false;
   #stopped = false;
@@ -350,8 +353,9 @@ export class ControlLoop {
     try {
       this.#hw.joints.read(this.#state);
       this.#hardwareOk = true;
-    } catch {
+    } catch (error) {
       this.#hardwareOk = false;
+      this.#noteFault(error);
       this.#s.counters[Counter.HARDWARE_ERRORS]++;
       this.#event(tick, EventKind.HARDWARE_ERROR, Cause.HARDWARE_FAULT, this.#mode, this.#mode, 0);
       if (this.#mode !== Mode.FAULT && this.#mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, Cause.HARDWARE_FAULT);
@@ -579,11 +583,20 @@ export class ControlLoop {
     try {
       this.#hw.joints.write(this.#envelope.command);
       this.#hw.brake?.write(this.#envelope.powered ? 1 : 0);
-    } catch {
+    } catch (error) {
+      this.#noteFault(error);
       this.#s.counters[Counter.HARDWARE_ERRORS]++;
       this.#event(tick, EventKind.HARDWARE_ERROR, Cause.HARDWARE_FAULT, this.#mode, this.#mode, 1);
       if (this.#mode !== Mode.FAULT && this.#mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, Cause.HARDWARE_FAULT);
     }
+  }
+
+  /** The error's text, naming the device, for the hardware_error event (error path: may allocate). */
+  #noteFault(error: unknown): void {
+    const text = error instanceof Error ? error.message : String(error);
+    if (text === this.#faultText) return;
+    this.#faultText = text;
+    writeFaultText(this.#s, text);
   }
 
   #enter(tick: number, to: ModeCode, cause: number): void {

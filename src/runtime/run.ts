@@ -12,7 +12,7 @@
 import { basename, dirname } from 'node:path';
 import { exhaustMap, from, interval, Subscription } from 'rxjs';
 import { cameraFrames, createCameraHealth, openCameraWorld } from '../hal/camera/index.js';
-import { hardwareWorldSize, type HardwareOptions } from '../hal/index.js';
+import { defaultHalKind, halKindProblem, hardwareWorldSize, robotForHal, type HardwareOptions } from '../hal/index.js';
 import type { Frame } from '../hal/types.js';
 import { interventionNames } from '../safety/index.js';
 import { createTouchEstimator, UNTRUSTED_FLAGS, type TouchEstimator } from '../tactile/index.js';
@@ -42,6 +42,7 @@ import {
   modeNames,
   OperatorCommand,
   operatorCommandNames,
+  readFaultText,
   snapshotWorldOffset,
 } from './shared-state.js';
 import { createNotifier, LoopHealth, startWatchdog } from './systemd.js';
@@ -80,10 +81,14 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   const { log } = options;
   const startedAt = new Date();
   const config = await loadConfig(options.robotFile, { policyOverride: options.policyOverride });
-  const { robot, manifest } = config;
-  const hardware: HardwareOptions = options.hardware ?? { kind: 'sim' };
-  const allSimulated = robot.joints.every((j) => j.driver.kind === 'sim');
-  const autoArm = options.autoArm ?? allSimulated;
+  const { manifest } = config;
+  const hardware: HardwareOptions = options.hardware ?? { kind: defaultHalKind(config.robot) };
+  const halProblem = hardware.kind === 'sim' ? undefined : halKindProblem(config.robot, hardware.kind);
+  if (halProblem !== undefined) throw new Error(`${config.robotFile}: ${halProblem}`);
+  // Cameras render the simulated world unless the hardware is real.
+  const robot = robotForHal(config.robot, hardware.kind);
+  // Nothing real moves unless the hardware is real: then only an operator arms it.
+  const autoArm = options.autoArm ?? hardware.kind !== 'real';
   const runner = new PolicyRunner(config.session, manifest, robot);
   const ticksPerAction = robot.control.rate_hz / manifest.rate_hz;
 
@@ -304,7 +309,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     const jointNames = robot.joints.map((j) => j.name);
     subscriptions.add(
       control.events$.subscribe((event) => {
-        const described = describeEvent(event, jointNames);
+        const described = describeEvent(event, jointNames, () => readFaultText(control.shared));
         if (event.kind === EventKind.MODE_CHANGE) {
           const transition = { tick: event.tick, from: modeNames[event.from], to: modeNames[event.to], cause: causeNames[event.code] ?? String(event.code) };
           transitions.push(transition);
@@ -480,7 +485,7 @@ interface DescribedEvent {
   commanded?: number;
 }
 
-function describeEvent(event: ControlEvent, jointNames: readonly string[]): DescribedEvent {
+function describeEvent(event: ControlEvent, jointNames: readonly string[], faultText: () => string): DescribedEvent {
   const kind = eventKindNames[event.kind] ?? `event_${event.kind}`;
   const joint = event.joint >= 0 ? jointNames[event.joint] : undefined;
   const values = {
@@ -499,8 +504,12 @@ function describeEvent(event: ControlEvent, jointNames: readonly string[]): Desc
       };
     case EventKind.ACTION_REJECTED:
       return { kind, cause: 'non-finite or malformed action', message: `policy action rejected (${event.value} in a row)` };
-    case EventKind.HARDWARE_ERROR:
-      return { kind, cause: causeNames[Cause.HARDWARE_FAULT], message: event.value ? 'hardware write failed' : 'hardware read failed' };
+    case EventKind.HARDWARE_ERROR: {
+      // The worker's latest error text names the device, its bus and address, and the fix.
+      const text = faultText();
+      const what = event.value ? 'hardware write failed' : 'hardware read failed';
+      return { kind, cause: causeNames[Cause.HARDWARE_FAULT], message: text === '' ? what : `${what}: ${text}` };
+    }
     case EventKind.INTERVENTION: {
       const what = interventionNames[Math.log2(event.code)] ?? `intervention_${event.code}`;
       return { kind: what, cause: 'safety envelope', ...values, message: `envelope ${what.replace('_', ' ')} on ${joint ?? 'a joint'}` };

@@ -147,8 +147,14 @@ export const Ctrl = {
   /** Simulated external push: joint index, then the push in µrad/µm (applied once, cleared). */
   SIM_PUSH_JOINT: 18,
   SIM_PUSH_MICRO: 19,
-  SIZE: 20,
+  /** Bytes of the latest hardware error's text in the fault-text buffer, and its sequence number. */
+  FAULT_TEXT_LENGTH: 20,
+  FAULT_TEXT_SEQ: 21,
+  SIZE: 22,
 } as const;
+
+/** Bytes of UTF-8 the fault-text buffer holds (the latest hardware error, naming the device). */
+export const FAULT_TEXT_BYTES = 1024;
 
 /** Float64 counters, written by the worker only. */
 export const Counter = {
@@ -207,6 +213,7 @@ export interface SharedBuffers {
   readonly trace: SharedArrayBuffer;
   readonly events: SharedArrayBuffer;
   readonly chunk: SharedArrayBuffer;
+  readonly faultText: SharedArrayBuffer;
 }
 
 /** Views over the shared buffers, identical on both threads. */
@@ -222,6 +229,8 @@ export interface SharedViews {
   readonly events: Float64Array;
   /** obs tick, action count, then horizon * actionDim values (absolute targets, robot units). */
   readonly chunk: Float64Array;
+  /** UTF-8 text of the latest hardware error (Ctrl.FAULT_TEXT_LENGTH bytes), written by the worker. */
+  readonly faultText: Uint8Array;
 }
 
 export const SNAPSHOT_HEADER = 3;
@@ -247,6 +256,7 @@ export function allocateShared(layout: SharedLayout): SharedBuffers {
     trace: new SharedArrayBuffer(TRACE_CAPACITY * traceRecordSize(layout.jointCount) * f64),
     events: new SharedArrayBuffer(EVENT_CAPACITY * EVENT_RECORD * f64),
     chunk: new SharedArrayBuffer((CHUNK_HEADER + layout.horizon * layout.actionDim) * f64),
+    faultText: new SharedArrayBuffer(FAULT_TEXT_BYTES),
   };
 }
 
@@ -260,5 +270,26 @@ export function viewShared(layout: SharedLayout, buffers: SharedBuffers): Shared
     trace: new Float64Array(buffers.trace),
     events: new Float64Array(buffers.events),
     chunk: new Float64Array(buffers.chunk),
+    faultText: new Uint8Array(buffers.faultText),
   };
+}
+
+const faultEncoder = new TextEncoder();
+const faultDecoder = new TextDecoder();
+
+/**
+ * Worker side: publish a hardware error's text (error path only; it allocates). The length is
+ * cleared first and the sequence bumped last, so a reader never takes a half-written text.
+ */
+export function writeFaultText(shared: SharedViews, text: string): void {
+  Atomics.store(shared.control, Ctrl.FAULT_TEXT_LENGTH, 0);
+  const { written } = faultEncoder.encodeInto(text, shared.faultText);
+  Atomics.store(shared.control, Ctrl.FAULT_TEXT_LENGTH, written);
+  Atomics.add(shared.control, Ctrl.FAULT_TEXT_SEQ, 1);
+}
+
+/** The latest hardware error's text ('' before the first). */
+export function readFaultText(shared: SharedViews): string {
+  const length = Atomics.load(shared.control, Ctrl.FAULT_TEXT_LENGTH);
+  return faultDecoder.decode(shared.faultText.slice(0, length));
 }

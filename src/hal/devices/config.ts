@@ -37,6 +37,9 @@ export const as5600Schema = z
     zero_raw: z.number().int().min(0).max(4095).default(0).describe('RAW ANGLE (0..4095) read with the joint at angle 0'),
     direction: z.union([z.literal(1), z.literal(-1)]).default(1).describe('1 if RAW ANGLE grows with the joint angle, -1 if it falls'),
     slow_filter: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).default(1).describe('CONF SF: 0 = 16x (2.2 ms) … 3 = 2x (0.29 ms)'),
+    travel_per_turn: positive
+      .optional()
+      .describe('joint travel per magnet turn: 2π rad (the default) for a magnet on the joint shaft; for a gripper driven through a rack or linkage, its opening per turn, m (required on a prismatic joint)'),
   })
   .strict();
 
@@ -51,6 +54,12 @@ export const servoJointSchema = z
     follow: z.boolean().default(true).describe('take part in the arm\'s `follow` check (false for a gripper, which sits away from its command when it holds something)'),
   })
   .strict();
+
+/** robot.yaml `joints[].driver` of a servo joint: the servo's settings, named by the joint itself. */
+export const servoDriverSchema = servoJointSchema
+  .omit({ name: true })
+  .extend({ kind: z.literal('servo') })
+  .describe('a hobby servo on the PCA9685 of `servo_arm` (the I2C side is in that section)');
 
 export const pca9685Schema = z
   .object({
@@ -126,13 +135,13 @@ export const followSchema = z
   })
   .strict();
 
-export const servoArmSchema = z
+/** Everything of the arm but its joints: robot.yaml's `servo_arm` section (the joints carry their own servo settings there). */
+export const servoArmSectionSchema = z
   .object({
     bus: z.number().int().min(0).default(1).describe('I2C adapter: /dev/i2c-<bus> (1 on a Raspberry Pi header)'),
     retries: z.number().int().min(0).max(5).default(2).describe('extra attempts of a failed I2C transaction'),
     pca9685: pca9685Schema.prefault({}),
     mux: muxSchema.optional().describe('TCA9548A, for several AS5600 (fixed address 0x36) on one bus'),
-    joints: z.array(servoJointSchema).min(1).max(16),
     fsr: ads1115Schema.optional().describe('ADS1115 reading fingertip force-sensing resistors'),
     power: ina219Schema.optional().describe('INA219 on the servo supply rail'),
     output_enable: outputEnableSchema.optional(),
@@ -141,6 +150,10 @@ export const servoArmSchema = z
       .describe("the driver's own encoder-vs-command check while powered (off by default: the safety layer's following_error covers it; this one names the chips)"),
   })
   .strict()
+  .describe('the I2C side of a hobby-servo arm: bus, PCA9685, TCA9548A mux, ADS1115 fingertip FSRs, INA219 servo rail, /OE line');
+
+export const servoArmSchema = servoArmSectionSchema
+  .extend({ joints: z.array(servoJointSchema).min(1).max(16) })
   .superRefine((arm, ctx) => {
     const channels = new Map<number, string>();
     arm.joints.forEach((joint, i) => {
@@ -205,6 +218,19 @@ export type ServoArmConfigInput = z.input<typeof servoArmSchema>;
 export type ServoArmConfig = z.output<typeof servoArmSchema>;
 export type ServoJointConfig = ServoArmConfig['joints'][number];
 export type FingertipFsrConfig = z.output<typeof fingertipFsrSchema>;
+
+export type ServoArmSection = z.output<typeof servoArmSectionSchema>;
+export type ServoDriver = z.output<typeof servoDriverSchema>;
+
+/** The ServoArmConfig (parsed input form) of a robot.yaml's `servo_arm` section and its servo joints. */
+export function servoArmInput(section: ServoArmSection, joints: readonly { name: string; driver: { kind: string } }[]): ServoArmConfigInput {
+  const servoJoints = joints.flatMap((joint) => {
+    if (joint.driver.kind !== 'servo') return [];
+    const { channel, servo, encoder, initial_position, torque_per_amp, follow } = joint.driver as ServoDriver;
+    return [{ name: joint.name, channel, servo, encoder, initial_position, torque_per_amp, follow }];
+  });
+  return { ...section, joints: servoJoints };
+}
 
 /** Parse and default a servo-arm configuration; throws a ZodError listing every problem. */
 export function parseServoArmConfig(input: unknown): ServoArmConfig {

@@ -56,6 +56,12 @@ export interface ServoArmOptions {
   readonly openBus?: (busNumber: number, retries: number) => BusLease;
   /** The /OE line (default: opened from config.output_enable, if any). */
   readonly outputEnable?: GpioOutput;
+  /**
+   * Index of the gripper joint: with fingertip FSRs, its effort is the largest pad force,
+   * negative (squeezing), in N, so the safety layer's grip-force limit acts on measured force
+   * instead of the rail-current proxy.
+   */
+  readonly squeezeJoint?: number;
 }
 
 /** Slots of ServoArmHardware.supply. */
@@ -82,7 +88,8 @@ export class ServoArmHardware implements JointHardware {
   readonly #minAngle: Float64Array;
   readonly #usPerRad: Float64Array;
   readonly #zero: Int32Array;
-  readonly #direction: Float64Array;
+  /** Joint units per AS5600 count: direction × travel_per_turn / 4096. */
+  readonly #unitsPerCount: Float64Array;
   readonly #torquePerAmp: Float64Array;
   readonly #countsPerUs = new Float64Array(1);
   /**
@@ -97,6 +104,7 @@ export class ServoArmHardware implements JointHardware {
   readonly #weight: Float64Array;
   readonly #trailTicks: Int32Array;
   readonly #followTicks: number;
+  readonly #squeezeJoint: number;
   readonly #follows: Uint8Array;
   // Fingertip calibration: for fingertip k, points [#calStart[k], #calStart[k+1]).
   readonly #calVolts: Float64Array;
@@ -131,7 +139,9 @@ export class ServoArmHardware implements JointHardware {
     this.#minAngle = Float64Array.from(joints, (j) => j.servo.min_angle);
     this.#usPerRad = Float64Array.from(joints, (j) => (j.servo.max_us - j.servo.min_us) / (j.servo.max_angle - j.servo.min_angle));
     this.#zero = Int32Array.from(joints, (j) => j.encoder?.zero_raw ?? 0);
-    this.#direction = Float64Array.from(joints, (j) => j.encoder?.direction ?? 1);
+    this.#unitsPerCount = Float64Array.from(joints, (j) => ((j.encoder?.direction ?? 1) * (j.encoder?.travel_per_turn ?? TWO_PI)) / AS5600_COUNTS);
+    this.#squeezeJoint = options.squeezeJoint ?? -1;
+    if (this.#squeezeJoint >= n) throw new RangeError(`squeezeJoint ${this.#squeezeJoint} is not one of the ${n} joints`);
     this.#torquePerAmp = Float64Array.from(joints, (j) => j.torque_per_amp);
     this.#position = new Float64Array(n);
     this.#velocity = new Float64Array(n);
@@ -279,7 +289,7 @@ export class ServoArmHardware implements JointHardware {
         let counts = encoder.sample() - this.#zero[i];
         if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
         else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
-        now = (this.#direction[i] * counts * TWO_PI) / AS5600_COUNTS;
+        now = this.#unitsPerCount[i] * counts;
       } else {
         now = this.#command[i];
       }
@@ -371,7 +381,7 @@ export class ServoArmHardware implements JointHardware {
     let counts = raw - this.#zero[i];
     if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
     else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
-    return (this.#direction[i] * counts * TWO_PI) / AS5600_COUNTS;
+    return this.#unitsPerCount[i] * counts;
   }
 
   /** Fingertip `slot`'s volts → newtons, piecewise linear through its calibration, clamped. */
@@ -398,6 +408,7 @@ export class ServoArmHardware implements JointHardware {
     const power = this.#power;
     if (power === undefined) {
       for (let i = 0; i < n; i++) out.effort[i] = 0;
+      this.#squeeze(out);
       return;
     }
     power.sample();
@@ -441,6 +452,17 @@ export class ServoArmHardware implements JointHardware {
       const share = (drive * weight[i]) / total;
       out.effort[i] = (error < 0 ? -share : share) * this.#torquePerAmp[i];
     }
+    this.#squeeze(out);
+  }
+
+  /** The gripper's effort from the fingertip FSRs (see ServoArmOptions.squeezeJoint). */
+  #squeeze(out: JointState): void {
+    const g = this.#squeezeJoint;
+    const force = this.fingertipForce;
+    if (g < 0 || force.length === 0) return;
+    let most = 0;
+    for (let k = 0; k < force.length; k++) if (force[k] > most) most = force[k];
+    out.effort[g] = -most;
   }
 
   /** An encoder trailing its command too long: stalled or unpowered servo, or a frozen encoder. */

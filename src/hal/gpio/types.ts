@@ -27,7 +27,7 @@ export interface GpioLineConfig {
   chip: string;
   /** Offset of the line on that chip (the BCM number on a Raspberry Pi's main chip). */
   line: number;
-  /** The line is asserted when electrically low (a normally-closed e-stop loop to ground, say). */
+  /** The line is asserted when electrically low (a normally-open button to ground with a pull-up, say). A normally-closed e-stop loop to ground reads HIGH when pressed or cut: that is active_low false. */
   active_low: boolean;
   /** An asserting sample counts at once; a release counts only after this long released. */
   debounce_ms: number;

@@ -49,6 +49,7 @@ export class SimPlant {
 
   readonly chain: SerialChain;
   readonly jointCount: number;
+  readonly jointNames: readonly string[];
   readonly position: Float64Array;
   readonly velocity: Float64Array;
   readonly effort: Float64Array;
@@ -73,6 +74,7 @@ export class SimPlant {
     this.dt = 1 / robot.control.rate_hz;
     const n = robot.joints.length;
     this.jointCount = n;
+    this.jointNames = robot.joints.map((j) => j.name);
     this.chain = new SerialChain(robot);
     this.position = new Float64Array(n);
     this.velocity = new Float64Array(n);

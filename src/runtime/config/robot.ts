@@ -26,6 +26,7 @@ import {
   type FieldPath,
 } from './problems.js';
 import type { RobotOutline } from './policy.js';
+import { servoArmInput, servoArmSchema, servoArmSectionSchema } from '../../hal/devices/config.js';
 
 export interface RobotReadResult {
   /** Present only when there are no problems. */
@@ -126,6 +127,8 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
     }
   }
 
+  checkServoJoints(data, rawJoints, out);
+
   const rawCameras = listAt(data, 'cameras');
   const cameraNames = rawCameras.map((c) => stringField(c, 'name'));
   const knownCameras = cameraNames.filter((n): n is string => n !== undefined);
@@ -224,6 +227,65 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
     out.add(['telemetry', 'state_rate_hz'], `state_rate_hz ${telemetry.data.state_rate_hz} is above the control rate ${control.data.rate_hz} Hz`, `set it to ${control.data.rate_hz} or less; there is no newer state to send`);
   }
   return out.problems;
+}
+
+/**
+ * Servo joints and the `servo_arm` section belong together; a servo must be able to reach every
+ * position the envelope may command (else the driver clamps the pulse and the joint lags); and the
+ * arm's address plan must have no clashes (servoArmSchema), reported at the robot.yaml fields.
+ */
+function checkServoJoints(data: Record<string, unknown>, rawJoints: unknown[], out: ProblemList): void {
+  const byKind = (kind: string): number[] => rawJoints.flatMap((j, i) => (isRecord(j) && stringField(j.driver, 'kind') === kind ? [i] : []));
+  const servo = byKind('servo');
+  const sim = byKind('sim');
+  if (servo.length === 0) {
+    if (data.servo_arm !== undefined) out.add(['servo_arm'], 'there is a `servo_arm` section, but no joint has `driver: { kind: servo }`', 'give the arm joints `driver: { kind: servo, channel, servo: {...} }`, or remove servo_arm');
+    return;
+  }
+  if (data.servo_arm === undefined) {
+    out.add(['joints', servo[0], 'driver'], 'servo joints need a `servo_arm` section (the I2C bus, PCA9685 and sensors they are on)', 'add `servo_arm: { bus: 1, pca9685: { address: 0x40 } }` (docs/HARDWARE.md; robots/pi-servo-arm.yaml is a complete example)');
+  }
+  if (sim.length > 0) {
+    out.add(['joints', sim[0], 'driver'], `joints mix \`kind: sim\` and \`kind: servo\` drivers; a robot runs on one HAL`, 'give every joint `driver: { kind: servo, ... }` (`embody run --hal emulated` simulates them)');
+  }
+  const joints: { name: string; driver: { kind: string } }[] = [];
+  let allParsed = true;
+  for (const i of servo) {
+    const parsed = jointSchema.safeParse(rawJoints[i]);
+    if (!parsed.success || parsed.data.driver.kind !== 'servo') {
+      allParsed = false;
+      continue;
+    }
+    const joint = parsed.data;
+    const driver = parsed.data.driver;
+    joints.push(joint);
+    const unit = joint.type === 'revolute' ? 'rad' : 'm';
+    const reach = [Math.min(driver.servo.min_angle, driver.servo.max_angle), Math.max(driver.servo.min_angle, driver.servo.max_angle)];
+    const [lo, hi] = joint.limits.position;
+    const slack = 1e-9 * Math.max(1, Math.abs(reach[0]), Math.abs(reach[1]));
+    if (lo < reach[0] - slack || hi > reach[1] + slack) {
+      out.add(
+        ['joints', i, 'limits', 'position'],
+        `[${lo}, ${hi}] ${unit} reaches outside what the servo is calibrated to reach, [${fmt(reach[0])}, ${fmt(reach[1])}] (driver.servo min_angle/max_angle); the driver would clamp the pulse and the joint lag its command`,
+        `narrow the limits to [${fmt(Math.max(lo, reach[0]))}, ${fmt(Math.min(hi, reach[1]))}], or measure the servo's range again (docs/HARDWARE.md, calibration)`,
+      );
+    }
+    if (joint.type === 'prismatic' && driver.encoder !== undefined && driver.encoder.travel_per_turn === undefined) {
+      out.add(['joints', i, 'driver', 'encoder'], `the AS5600 of prismatic joint \`${joint.name}\` needs travel_per_turn (its opening per magnet turn, m)`, 'measure the opening at two encoder readings and set travel_per_turn = Δopening / Δturns (docs/HARDWARE.md)');
+    }
+  }
+  const section = servoArmSectionSchema.safeParse(data.servo_arm);
+  if (!section.success || !allParsed) return;
+  const arm = servoArmSchema.safeParse(servoArmInput(section.data, joints));
+  if (arm.success) return;
+  for (const issue of arm.error.issues) {
+    const [head, k, ...rest] = issue.path;
+    const path: FieldPath =
+      head === 'joints' && typeof k === 'number' && servo[k] !== undefined
+        ? ['joints', servo[k], 'driver', ...rest.filter((p): p is string | number => typeof p !== 'symbol')]
+        : ['servo_arm', ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
+    out.add(path, issue.message, 'see docs/HARDWARE.md, "Addresses"');
+  }
 }
 
 /**

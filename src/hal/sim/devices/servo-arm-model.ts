@@ -23,6 +23,8 @@ import { ServoArmHardware } from '../../devices/servo-arm.js';
 import { createGpioModelCells, GpioLineModel } from '../../gpio/model.js';
 import type { SafeCommand } from '../../../safety/safe-command.js';
 import type { JointHardware, JointState } from '../../types.js';
+import type { SimPlant } from '../plant.js';
+import type { SimPushCells } from '../joint-hardware.js';
 import { Ads1115Model } from './ads1115-model.js';
 import { As5600Model } from './as5600-model.js';
 import { Ina219Model } from './ina219-model.js';
@@ -74,6 +76,13 @@ export interface ServoArmModelOptions {
   readonly trueCalibration?: readonly ({ min_us: number; max_us: number; min_angle: number; max_angle: number } | undefined)[];
   /** Shunt of the INA219 board, Ω (default: the configured one). */
   readonly shuntOhms?: number;
+  /**
+   * The plant simulator to move instead of the built-in first-order servos: each servo's pulse
+   * becomes its joint's target in the plant (a joint without pulses holds where it is), and the
+   * sensors report what the plant does (angles, speeds, and the grip force on every fingertip
+   * FSR). The plant's joints are matched to the servos by name.
+   */
+  readonly plant?: SimPlant;
 }
 
 /** Which chip models make up the arm. */
@@ -120,7 +129,12 @@ export class ServoArmModel {
   readonly #lowAngle: Float64Array;
   readonly #highAngle: Float64Array;
   readonly #encoderZero: Float64Array;
-  readonly #encoderDirection: Float64Array;
+  /** Magnet radians per joint unit: direction × 2π / travel_per_turn. */
+  readonly #encoderGain: Float64Array;
+  readonly #plant: SimPlant | undefined;
+  /** Plant joint of each servo, and the plant's targets. */
+  readonly #plantJoint: Int32Array;
+  readonly #plantTargets: Float64Array;
   readonly #fsrInput: Int32Array;
 
   constructor(config: ServoArmConfig, options: ServoArmModelOptions) {
@@ -146,8 +160,19 @@ export class ServoArmModel {
     this.#lowAngle = Float64Array.from(calibration, (c) => Math.min(c.min_angle, c.max_angle));
     this.#highAngle = Float64Array.from(calibration, (c) => Math.max(c.min_angle, c.max_angle));
     this.#encoderZero = Float64Array.from(config.joints, (j) => ((j.encoder?.zero_raw ?? 0) * 2 * Math.PI) / 4096);
-    this.#encoderDirection = Float64Array.from(config.joints, (j) => j.encoder?.direction ?? 1);
-    this.angle = Float64Array.from(config.joints, (j, i) => options.initialPositions?.[i] ?? j.initial_position ?? (j.servo.min_angle + j.servo.max_angle) / 2);
+    this.#encoderGain = Float64Array.from(config.joints, (j) => ((j.encoder?.direction ?? 1) * 2 * Math.PI) / (j.encoder?.travel_per_turn ?? 2 * Math.PI));
+    const plant = options.plant;
+    this.#plant = plant;
+    this.#plantJoint = Int32Array.from(config.joints, (j) => {
+      if (plant === undefined) return -1;
+      const k = plant.jointNames.indexOf(j.name);
+      if (k < 0) throw new RangeError(`servo '${j.name}' has no joint in the plant (it has ${plant.jointNames.join(', ')})`);
+      return k;
+    });
+    this.#plantTargets = new Float64Array(plant?.jointCount ?? 0);
+    this.angle = Float64Array.from(config.joints, (j, i) =>
+      plant !== undefined ? plant.position[this.#plantJoint[i]] : (options.initialPositions?.[i] ?? j.initial_position ?? (j.servo.min_angle + j.servo.max_angle) / 2),
+    );
     this.speed = new Float64Array(n);
     const tips = config.fsr?.fingertips ?? [];
     this.force = new Float64Array(tips.length);
@@ -210,6 +235,19 @@ export class ServoArmModel {
     const pca9685 = this.models.pca9685;
     if (this.config.output_enable) pca9685.outputEnabled = Atomics.load(this.outputEnableCells, 0) === 1;
     pca9685.pulses(this.#pulses);
+    const p = this.#p;
+    const plant = this.#plant;
+    // Each writes the rail current into rail[0]: a double returned from a call that V8 does not
+    // inline is boxed (16 bytes a tick, measured).
+    if (plant !== undefined) this.#stepPlant(plant);
+    else this.#stepServos();
+    this.rail[1] = this.supplyVolts[0] - this.rail[0] * p[3];
+    this.clock.cell[0] += p[0];
+    this.#sense();
+  }
+
+  /** The built-in servos: first-order lag toward the pulse's angle, speed-limited; rail current into rail[0]. */
+  #stepServos(): void {
     const n = this.angle.length;
     const p = this.#p;
     const dt = p[0];
@@ -234,9 +272,36 @@ export class ServoArmModel {
       this.angle[i] += v * dt;
     }
     this.rail[0] = amps;
-    this.rail[1] = this.supplyVolts[0] - amps * p[3];
-    this.clock.cell[0] += dt;
-    this.#sense();
+  }
+
+  /** Pulses → plant targets, one plant step, plant → angles; rail current into rail[0]. */
+  #stepPlant(plant: SimPlant): void {
+    const p = this.#p;
+    const targets = this.#plantTargets;
+    targets.set(plant.position);
+    let amps = p[4];
+    const n = this.angle.length;
+    for (let i = 0; i < n; i++) {
+      const us = this.#pulses[this.#channel[i]];
+      if (us >= 400 && us <= 2700) {
+        let target = this.#minAngle[i] + (us - this.#minUs[i]) * this.#radPerUs[i];
+        if (target < this.#lowAngle[i]) target = this.#lowAngle[i];
+        else if (target > this.#highAngle[i]) target = this.#highAngle[i];
+        targets[this.#plantJoint[i]] = target;
+        amps += p[5];
+      }
+    }
+    plant.step(targets);
+    for (let i = 0; i < n; i++) {
+      const k = this.#plantJoint[i];
+      const v = plant.velocity[k];
+      this.angle[i] = plant.position[k];
+      this.speed[i] = v;
+      amps += p[6] * (v < 0 ? -v : v);
+    }
+    const grip = plant.truth.gripForce;
+    for (let k = 0; k < this.force.length; k++) this.force[k] = grip;
+    this.rail[0] = amps;
   }
 
   /** Put the truth where the sensor models see it. */
@@ -244,7 +309,7 @@ export class ServoArmModel {
     const { encoders, adc, power } = this.models;
     for (let i = 0; i < encoders.length; i++) {
       const encoder = encoders[i];
-      if (encoder !== undefined) encoder.angle[0] = this.#encoderZero[i] + this.#encoderDirection[i] * this.angle[i];
+      if (encoder !== undefined) encoder.angle[0] = this.#encoderZero[i] + this.#encoderGain[i] * this.angle[i];
     }
     if (power !== undefined) {
       power.current[0] = this.rail[0];
@@ -264,6 +329,10 @@ export class ServoArmModel {
 export interface EmulatedServoArmOptions {
   readonly periodSeconds: number;
   readonly model?: Omit<ServoArmModelOptions, 'periodSeconds'>;
+  /** See ServoArmOptions.squeezeJoint. */
+  readonly squeezeJoint?: number;
+  /** Cells through which a test or the HIL rig pushes a joint of `model.plant` (SimPushCells). */
+  readonly push?: SimPushCells;
 }
 
 /**
@@ -273,14 +342,19 @@ export interface EmulatedServoArmOptions {
 export class EmulatedServoArmHardware implements JointHardware {
   readonly model: ServoArmModel;
   readonly hardware: ServoArmHardware;
+  readonly #plant: SimPlant | undefined;
+  readonly #push: SimPushCells | undefined;
 
   constructor(config: ServoArmConfig, options: EmulatedServoArmOptions) {
     this.model = new ServoArmModel(config, { ...options.model, periodSeconds: options.periodSeconds });
     const model = this.model;
+    this.#plant = options.model?.plant;
+    this.#push = options.push;
     this.hardware = new ServoArmHardware(config, {
       periodSeconds: options.periodSeconds,
       openBus: (n) => ({ bus: model.bus(n), release: () => undefined }),
       outputEnable: config.output_enable ? model.outputEnableLine() : undefined,
+      squeezeJoint: options.squeezeJoint,
     });
   }
 
@@ -289,6 +363,11 @@ export class EmulatedServoArmHardware implements JointHardware {
   }
 
   read(out: JointState): void {
+    const push = this.#push;
+    if (push !== undefined && this.#plant !== undefined) {
+      const micro = Atomics.exchange(push.cells, push.micro, 0);
+      if (micro !== 0) this.#plant.displace(Atomics.load(push.cells, push.joint), micro * 1e-6);
+    }
     this.hardware.read(out);
   }
 
