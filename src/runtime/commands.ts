@@ -4,6 +4,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { RunCliOptions } from '../cli.js';
+import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
+import type { HalKind } from '../hal/index.js';
 import { ConfigError, loadConfig, robotJsonSchema } from './config/index.js';
 import { createLogger } from './logger.js';
 import { StatusLine } from './output/status-line.js';
@@ -20,8 +22,18 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
     if (++signals > 1) process.exit(130);
     stop(`${signal} received`);
   };
+  // A rejected promise that nothing handled is a bug in embody, never an expected failure (those
+  // are events and safe states): stop the robot the controlled way, then exit with EX_SOFTWARE.
+  let bug = false;
+  const onBug = (reason: unknown): void => {
+    if (bug) return;
+    bug = true;
+    log.fatal({ err: reason }, 'BUG: unhandled promise rejection; stopping the robot');
+    stop('unhandled promise rejection (a bug in embody)');
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', onBug);
   try {
     const report = await runRobot({
       robotFile: options.robot,
@@ -37,11 +49,12 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
       statusLine: new StatusLine(process.stderr),
       stopRequested,
     });
+    if (bug) return 70;
     return report.controlled_shutdown ? 0 : 1;
   } catch (error) {
     if (error instanceof StoppedBeforeReady) {
       log.info('stopped before the control loop was ready; the worker closed the hardware');
-      return 0;
+      return bug ? 70 : 0;
     }
     if (error instanceof ConfigError) {
       log.error({ problems: error.problems }, 'refusing to start: the configuration has problems');
@@ -53,11 +66,12 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('unhandledRejection', onBug);
     log.flush();
   }
 }
 
-export async function checkCommand(options: { robot: string; policy?: string }): Promise<number> {
+export async function checkCommand(options: { robot: string; policy?: string; hal?: HalKind }): Promise<number> {
   try {
     const config = await loadConfig(options.robot, { policyOverride: options.policy });
     const inputs = config.manifest.inputs.map((i) => `${i.name} (${i.kind})`).join(', ');
@@ -70,7 +84,46 @@ export async function checkCommand(options: { robot: string; policy?: string }):
         `${config.manifest.output.mode} at ${config.manifest.rate_hz} Hz\n`,
     );
     await config.session.release();
-    return 0;
+    // The hardware: each chip of a servo arm probed on the buses robot.yaml names (real), or on
+    // the chip models (emulated). Loaded lazily: a robot without servo_arm never touches the HAL.
+    const { robotServoArm } = await import('../hal/index.js');
+    const arm = robotServoArm(config.robot);
+    if (arm === undefined) return 0;
+    const hal = options.hal ?? 'real';
+    const where = `servo_arm on i2c-${arm.bus}`;
+    if (hal === 'sim') {
+      process.stdout.write(`hardware: not probed (--hal sim: the plant simulator stands in for the chips; --hal emulated probes the chip models, --hal real the ${where})\n`);
+      return 0;
+    }
+    const { formatServoArmProbe, probeServoArm, servoArmProbeProblems } = await import('../hal/devices/probe-arm.js');
+    const periodSeconds = 1 / config.robot.control.rate_hz;
+    let probeOptions: ServoArmProbeOptions = { periodSeconds };
+    if (hal === 'emulated') {
+      const { ServoArmModel } = await import('../hal/sim/devices/servo-arm-model.js');
+      const model = new ServoArmModel(arm, { periodSeconds });
+      model.step(); // one period: the emulated servo rail is up and the sensors show it
+      probeOptions = {
+        periodSeconds,
+        openBus: (n) => ({ bus: model.bus(n), release: () => undefined }),
+        outputEnable: arm.output_enable ? model.outputEnableLine() : undefined,
+        wait: (seconds) => model.clock.advance(seconds),
+      };
+    }
+    process.stdout.write(`hardware (--hal ${hal}${hal === 'emulated' ? ': the real drivers on register-level chip models' : ''}): probing ${where}\n`);
+    const results = probeServoArm(arm, probeOptions);
+    process.stdout.write(formatServoArmProbe(results));
+    const problems = servoArmProbeProblems(results);
+    if (problems.length === 0) {
+      process.stdout.write(`hardware ok: all ${results.length} devices answered and read back as configured\n`);
+      return 0;
+    }
+    const failed = problems.filter((p) => p.status !== 'skipped');
+    const skipped = problems.length - failed.length;
+    process.stderr.write(
+      `check failed: ${failed.length} of ${results.length} devices missing, wrong or unreachable${skipped > 0 ? `, ${skipped} not probed because of them` : ''}:\n` +
+        failed.map((p) => `  ${p.device}: ${p.status}: ${p.error ?? ''}${p.fix ? `\n    fix: ${p.fix}` : ''}\n`).join(''),
+    );
+    return 1;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

@@ -49,3 +49,4 @@ export {
   type ServoJointConfig,
 } from './config.js';
 export { ServoArmHardware, Supply, type BusLease, type ServoArmOptions } from './servo-arm.js';
+export { encoderJointPosition, formatServoArmProbe, probeServoArm, servoArmProbeProblems, type DeviceProbe, type DeviceProbeStatus, type ProbedChip, type ServoArmProbeOptions } from './probe-arm.js';

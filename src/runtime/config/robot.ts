@@ -275,7 +275,19 @@ function checkServoJoints(data: Record<string, unknown>, rawJoints: unknown[], o
     }
   }
   const section = servoArmSectionSchema.safeParse(data.servo_arm);
-  if (!section.success || !allParsed) return;
+  if (!section.success) return;
+  const control = robotDescriptionSchema.shape.control.safeParse(data.control);
+  const fsr = section.data.fsr;
+  if (fsr && control.success && 1 / fsr.data_rate >= 0.9 / control.data.rate_hz) {
+    // The driver starts one conversion per tick and reads it the next: it must be done by then.
+    const fast = [860, 475, 250, 128].filter((r) => 1 / r < 0.9 / control.data.rate_hz);
+    out.add(
+      ['servo_arm', 'fsr', 'data_rate'],
+      `one ADS1115 conversion at ${fsr.data_rate} SPS takes ${fmt(1000 / fsr.data_rate)} ms, too long for a ${fmt(1000 / control.data.rate_hz)} ms control tick`,
+      fast.length > 0 ? `raise data_rate to ${fast[fast.length - 1]} or more` : 'lower control.rate_hz',
+    );
+  }
+  if (!allParsed) return;
   const arm = servoArmSchema.safeParse(servoArmInput(section.data, joints));
   if (arm.success) return;
   for (const issue of arm.error.issues) {

@@ -89,6 +89,10 @@ describe('a servo arm in robot.yaml', () => {
     expectProblem(problems, 'servo_arm.power.address', /clashes with the PCA9685/);
   });
 
+  it('refuses an ADS1115 data rate whose conversion does not fit in a control tick', () => {
+    expectProblem(problemsOf(variant([[['servo_arm', 'fsr', 'data_rate'], 64]])), 'servo_arm.fsr.data_rate', /15\.625 ms, too long for a 10 ms control tick/);
+  });
+
   it('needs travel_per_turn for an encoder on a prismatic joint', () => {
     expectProblem(problemsOf(variant([[['joints', 5, 'driver', 'encoder', 'travel_per_turn'], undefined]])), 'joints[5].driver.encoder', /needs travel_per_turn/);
   });
