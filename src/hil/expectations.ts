@@ -5,7 +5,7 @@
  */
 import { Mode, modeNames } from '../runtime/shared-state.js';
 import type { Expectation } from './scenario.js';
-import { WATCHDOG_PERIOD_MS, type TargetRun } from './sim-target.js';
+import { Outputs, WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
 
 export interface Verdict {
   readonly expected: string;
@@ -21,7 +21,7 @@ function at(run: TargetRun, tick: number): string {
 }
 
 /** Every limit violation: commands outside position/velocity/acceleration/jerk limits, measured outside position limits. */
-export function limitViolations(run: TargetRun): string[] {
+export function limitViolations(run: TargetRun, fromTick = 0): string[] {
   const out: string[] = [];
   const n = run.robot.joints.length;
   const dt = 1 / run.rateHz;
@@ -33,10 +33,11 @@ export function limitViolations(run: TargetRun): string[] {
     for (let k = 0; k < run.ticks; k++) {
       const p = run.commands[k * n + j];
       const measured = run.positions[k * n + j];
+      if (k < fromTick) continue;
       if (p < position[0] || p > position[1]) out.push(`${joint.name} command ${p} outside [${position[0]}, ${position[1]}] at ${at(run, k)}`);
       if (measured < position[0] - 1e-9 || measured > position[1] + 1e-9) out.push(`${joint.name} measured ${measured} outside its limits at ${at(run, k)}`);
       // A tick without a new command (loop stalled), or with drives off, restarts the differences.
-      if (k === 0 || run.powered[k] === 0 || run.powered[k - 1] === 0) {
+      if (k === fromTick || run.powered[k] === 0 || run.powered[k - 1] === 0) {
         steps = 0;
         continue;
       }
@@ -56,6 +57,10 @@ export function limitViolations(run: TargetRun): string[] {
     }
   });
   return out;
+}
+
+function matches(event: HilEvent, contains: string | undefined): boolean {
+  return contains === undefined || (event.message ?? '').includes(contains);
 }
 
 function firstTickInMode(run: TargetRun, mode: number, from: number, to: number): number {
@@ -91,9 +96,10 @@ export function judge(run: TargetRun, expectation: Expectation): Verdict {
       return { expected: `never ${expectation.mode}`, passed: k < 0, happened: k < 0 ? `never ${expectation.mode}` : `${expectation.mode} at ${at(run, k)}` };
     }
     case 'limits': {
-      const violations = limitViolations(run);
+      const from = expectation.from_ms === undefined ? 0 : ticksOf(expectation.from_ms);
+      const violations = limitViolations(run, from);
       return {
-        expected: 'zero limit excursions (position, velocity, acceleration, jerk)',
+        expected: `zero limit excursions (position, velocity, acceleration, jerk)${from > 0 ? ` from ${expectation.from_ms} ms` : ''}`,
         passed: violations.length === 0,
         happened: violations.length === 0 ? 'none' : `${violations.length}, first: ${violations.slice(0, 3).join('; ')}`,
       };
@@ -104,24 +110,34 @@ export function judge(run: TargetRun, expectation: Expectation): Verdict {
       const expected = `${what} within ${expectation.within_ticks} ticks of '${expectation.after}'`;
       if (start === undefined) return { expected, passed: false, happened: `stimulus '${expectation.after}' never happened` };
       let reacted = -1;
+      const contains = expectation.message_contains;
       if (expectation.mode) reacted = firstTickInMode(run, Mode[expectation.mode], start, run.ticks - 1);
-      else reacted = run.events.find((e) => e.tick >= start && e.kind === expectation.event)?.tick ?? -1;
+      else reacted = run.events.find((e) => e.tick >= start && e.kind === expectation.event && matches(e, contains))?.tick ?? -1;
       const latency = reacted - start;
-      return {
-        expected,
-        passed: reacted >= 0 && latency <= expectation.within_ticks,
-        happened: reacted < 0 ? `no ${what} after ${at(run, start)}` : `${what} ${latency} ticks after, at ${at(run, reacted)}`,
-      };
+      const said = contains === undefined ? '' : ` saying "${contains}"`;
+      let happened = reacted < 0 ? `no ${what}${said} after ${at(run, start)}` : `${what}${said} ${latency} ticks after, at ${at(run, reacted)}`;
+      if (reacted < 0 && contains !== undefined) {
+        const other = run.events.find((e) => e.tick >= start && e.kind === expectation.event);
+        if (other) happened += `; the first ${expectation.event} said: ${other.message ?? '(no message)'}`;
+      }
+      return { expected: `${what}${said} within ${expectation.within_ticks} ticks of '${expectation.after}'`, passed: reacted >= 0 && latency <= expectation.within_ticks, happened };
     }
     case 'events': {
-      const count = run.events.filter((e) => e.kind === expectation.kind).length;
+      const contains = expectation.message_contains;
+      const selected = run.events.filter((e) => e.kind === expectation.kind && matches(e, contains));
+      const count = selected.length;
       const { min, max } = expectation;
       const range = `${min ?? 0}..${max ?? '∞'}`;
-      const first = run.events.find((e) => e.kind === expectation.kind);
+      const first = selected[0];
+      const said = contains === undefined ? '' : ` saying "${contains}"`;
+      // Without a match, show what the events of that kind did say.
+      const unmatched = contains !== undefined && first === undefined ? run.events.find((e) => e.kind === expectation.kind) : undefined;
       return {
-        expected: `${range} '${expectation.kind}' events`,
+        expected: `${range} '${expectation.kind}' events${said}`,
         passed: (min === undefined || count >= min) && (max === undefined || count <= max),
-        happened: `${count}${first ? `, first at ${at(run, first.tick)}${first.joint ? ` on ${first.joint}` : ''}` : ''}`,
+        happened:
+          `${count}${first ? `, first at ${at(run, first.tick)}${first.joint ? ` on ${first.joint}` : ''}${first.message ? `: ${first.message}` : ''}` : ''}` +
+          (unmatched ? `; the first ${expectation.kind} said: ${unmatched.message ?? '(no message)'}` : ''),
       };
     }
     case 'contact': {
@@ -171,6 +187,49 @@ export function judge(run: TargetRun, expectation: Expectation): Verdict {
         passed: worst <= expectation.tolerance,
         happened: `largest move ${worst.toExponential(2)} at ${at(run, worstTick)}`,
       };
+    }
+    case 'outputs_off': {
+      let from: number;
+      let expected: string;
+      const to = expectation.to_ms === undefined ? run.ticks - 1 : ticksOf(expectation.to_ms);
+      const until = expectation.to_ms === undefined ? 'to the end' : `to ${expectation.to_ms} ms`;
+      if (expectation.after !== undefined) {
+        const start = run.stimulusTicks.get(expectation.after);
+        const within = expectation.within_ticks ?? 0;
+        expected = `outputs disabled within ${within} ticks of '${expectation.after}' and ${until}`;
+        if (start === undefined) return { expected, passed: false, happened: `stimulus '${expectation.after}' never happened` };
+        from = Math.min(run.ticks - 1, start + within);
+      } else {
+        from = ticksOf(expectation.from_ms ?? 0);
+        expected = `outputs disabled from ${expectation.from_ms} ms ${until}`;
+      }
+      let live = -1;
+      for (let k = from; k <= to; k++) {
+        if (run.outputs[k] !== 0) {
+          live = k;
+          break;
+        }
+      }
+      if (live < 0) {
+        let since = from;
+        while (since > 0 && run.outputs[since - 1] === 0) since--;
+        return { expected, passed: true, happened: `disabled from ${at(run, since)}` };
+      }
+      let off = -1;
+      for (let k = live; k < run.ticks; k++) {
+        if (run.outputs[k] === 0) {
+          off = k;
+          break;
+        }
+      }
+      const what = [run.outputs[live] & Outputs.ENABLED ? 'output enable asserted' : '', run.outputs[live] & Outputs.PULSING ? 'a channel pulsing' : ''].filter(Boolean).join(', ');
+      return { expected, passed: false, happened: `live at ${at(run, live)} (${what})${off >= 0 ? `; disabled only at ${at(run, off)}` : '; never disabled'}` };
+    }
+    case 'ready': {
+      const limit = expectation.within_ms === undefined ? run.ticks - 1 : ticksOf(expectation.within_ms);
+      const ready = run.readyTick >= 0 && run.readyTick <= limit;
+      const expected = expectation.ready ? `READY${expectation.within_ms === undefined ? '' : ` within ${expectation.within_ms} ms`}` : `never READY${expectation.within_ms === undefined ? '' : ` within ${expectation.within_ms} ms`}`;
+      return { expected, passed: ready === expectation.ready, happened: run.readyTick < 0 ? 'never READY' : `READY at ${at(run, run.readyTick)}` };
     }
   }
 }

@@ -7,6 +7,8 @@
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { RECORD_CHUNK_TICKS, RIG_PROTOCOL, rigTopics, runRequestSchema, type RecordChunk, type RecordDone } from './rig-protocol.js';
+import { readYamlFile } from '../runtime/config/problems.js';
+import type { LoadedScenario } from './scenario.js';
 import { runOnSim } from './sim-target.js';
 
 export interface ReferenceRigOptions {
@@ -19,6 +21,12 @@ export interface ReferenceRigOptions {
 
 export interface ReferenceRig {
   close(): Promise<void>;
+}
+
+/** Lines of the rig's own copy of the scenario file, when it has one (problems then name them). */
+function lineOfFile(file: string): { lineOf?: LoadedScenario['lineOf'] } {
+  const parsed = readYamlFile(file);
+  return parsed.ok ? { lineOf: parsed.source.lineOf } : {};
 }
 
 export async function serveReferenceRig(options: ReferenceRigOptions): Promise<ReferenceRig> {
@@ -59,7 +67,7 @@ export async function serveReferenceRig(options: ReferenceRigOptions): Promise<R
         const file = path.resolve(options.root, scenario_file);
         const dir = path.dirname(file);
         const run = await runOnSim(
-          { file, scenario, robotFile: path.resolve(dir, scenario.robot), ...(scenario.policy ? { policyFile: path.resolve(dir, scenario.policy) } : {}) },
+          { file, scenario, robotFile: path.resolve(dir, scenario.robot), ...(scenario.policy ? { policyFile: path.resolve(dir, scenario.policy) } : {}), ...lineOfFile(file) },
           seed === undefined ? {} : { seed },
         );
         const n = run.robot.joints.length;
@@ -74,6 +82,7 @@ export async function serveReferenceRig(options: ReferenceRigOptions): Promise<R
             powered: Array.from(run.powered.subarray(from, to)),
             commands: Array.from(run.commands.subarray(from * n, to * n)),
             positions: Array.from(run.positions.subarray(from * n, to * n)),
+            outputs: Array.from(run.outputs.subarray(from, to)),
           };
           await publish(topics.record(run_id), chunk);
         }
@@ -85,6 +94,7 @@ export async function serveReferenceRig(options: ReferenceRigOptions): Promise<R
           rate_hz: run.rateHz,
           robot: run.robot,
           events: run.events.map((e) => ({ ...e })),
+          ready_tick: run.readyTick,
           stimulus_ticks: Object.fromEntries(run.stimulusTicks),
           truth_contact_tick: run.truthContactTick,
           detected_contact_tick: run.detectedContactTick,

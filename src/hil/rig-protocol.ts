@@ -50,9 +50,11 @@ export const recordChunkSchema = z
     from_tick: z.number().int().min(0),
     modes: z.array(z.number().int()),
     powered: z.array(z.number().int()),
-    /** Per tick, jointCount values each, robot.yaml joint order. */
-    commands: z.array(z.number()),
+    /** Per tick, jointCount values each, robot.yaml joint order; null: nothing commanded (the loop did not run). */
+    commands: z.array(z.number().nullable()),
     positions: z.array(z.number()),
+    /** Per tick, the actuator outputs (bit 0: output enable asserted, bit 1: a channel pulsing); default: from `powered`. */
+    outputs: z.array(z.number().int()).optional(),
   })
   .strict();
 
@@ -65,7 +67,11 @@ export const recordDoneSchema = z
     rate_hz: z.number().positive(),
     /** The robot description the rig ran (limits are judged against it). */
     robot: z.unknown(),
-    events: z.array(z.object({ tick: z.number().int(), kind: z.string(), joint: z.string().optional(), detail: z.string().optional() }).strict()),
+    events: z.array(
+      z.object({ tick: z.number().int(), kind: z.string(), joint: z.string().optional(), detail: z.string().optional(), message: z.string().optional() }).strict(),
+    ),
+    /** First tick at which the robot had reported READY, -1 never; default: the first tick out of BOOT. */
+    ready_tick: z.number().int().optional(),
     stimulus_ticks: z.record(z.string(), z.number().int()),
     truth_contact_tick: z.number().int(),
     detected_contact_tick: z.number().int(),

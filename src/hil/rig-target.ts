@@ -98,10 +98,13 @@ export async function runOnRig(loaded: LoadedScenario, options: RigTargetOptions
       const powered = new Uint8Array(ticks);
       const commands = new Float64Array(ticks * n);
       const positions = new Float64Array(ticks * n);
+      const outputs = new Uint8Array(ticks);
       for (const c of chunks.values()) {
         modes.set(c.modes, c.from_tick);
         powered.set(c.powered, c.from_tick);
-        commands.set(c.commands, c.from_tick * n);
+        // A rig that does not report its outputs: drive power on = outputs live.
+        outputs.set(c.outputs ?? c.powered.map((p) => (p ? 3 : 0)), c.from_tick);
+        commands.set(c.commands.map((v) => v ?? Number.NaN), c.from_tick * n);
         positions.set(c.positions, c.from_tick * n);
       }
       finish({
@@ -112,6 +115,8 @@ export async function runOnRig(loaded: LoadedScenario, options: RigTargetOptions
         commands,
         positions,
         powered,
+        outputs,
+        readyTick: done.data.ready_tick ?? modes.findIndex((m) => m !== 0),
         events: done.data.events,
         stimulusTicks: new Map(Object.entries(done.data.stimulus_ticks)),
         truthContactTick: done.data.truth_contact_tick,

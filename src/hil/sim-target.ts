@@ -13,10 +13,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createSimCameraRenderer } from '../hal/camera/index.js';
-import { hardwareWorldSize, openRobotHardware, type Frame, type RobotDescription } from '../hal/index.js';
+import { hardwareWorldSize, openRobotHardware, robotForHal, robotServoArm, type Frame, type RobotDescription, type RobotHardware } from '../hal/index.js';
+import type { ServoArmModel } from '../hal/sim/devices/servo-arm-model.js';
+import type { DeviceModel } from '../hal/sim/devices/model.js';
 import { CameraFault, CameraFaultInjector, JointFault, JointFaultInjector } from '../hal/inject/index.js';
 import { createRandom, worldTask } from '../hal/sim/index.js';
 import { loadConfig } from '../runtime/config/index.js';
+import { ConfigError, displayFile, type ConfigProblem } from '../runtime/config/problems.js';
 import { ControlLoop } from '../runtime/control-loop.js';
 import { ClockTime, type ClockReading } from '../runtime/clock.js';
 import { EventRingReader } from '../runtime/event-ring.js';
@@ -28,7 +31,9 @@ import {
   Ctrl,
   EventKind,
   eventKindNames,
+  Mode,
   OperatorCommand,
+  readFaultText,
   SNAPSHOT_HEADER,
   snapshotWorldOffset,
   TRACE_CAPACITY,
@@ -39,7 +44,7 @@ import {
 import { LoopHealth } from '../runtime/systemd.js';
 import { interventionNames } from '../safety/index.js';
 import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
-import type { LoadedScenario, Stimulus } from './scenario.js';
+import type { I2C_FAULTS, LoadedScenario, Stimulus } from './scenario.js';
 
 /** Watchdog period asked about on the virtual clock (systemd pets at half of WatchdogSec). */
 export const WATCHDOG_PERIOD_MS = 500;
@@ -51,7 +56,17 @@ export interface HilEvent {
   readonly kind: string;
   readonly joint?: string;
   readonly detail?: string;
+  /** What the runtime's events topic says (hardware_error: the error text naming the chip, bus and address). */
+  readonly message?: string;
 }
+
+/** Bits of TargetRun.outputs. */
+export const Outputs = {
+  /** The output-enable line asserted (emulated: the PCA9685 /OE cell; sim: drive power on). */
+  ENABLED: 1,
+  /** A servo gets pulses on some channel (emulated: PCA9685 model awake, a channel set to pulse, /OE asserted; sim: drive power on). */
+  PULSING: 2,
+} as const;
 
 export interface TargetRun {
   readonly robot: RobotDescription;
@@ -62,6 +77,10 @@ export interface TargetRun {
   /** True joint positions (the plant's, or a rig's own sensors), per tick per joint. */
   readonly positions: Float64Array;
   readonly powered: Uint8Array;
+  /** Per tick, after the tick's write: the actuator outputs, Outputs bits (0 = disabled). */
+  readonly outputs: Uint8Array;
+  /** First tick the loop had reported READY (-1: never, e.g. the hardware did not open). */
+  readonly readyTick: number;
   readonly events: readonly HilEvent[];
   /** Tick at which each stimulus with an id was applied. */
   readonly stimulusTicks: ReadonlyMap<string, number>;
@@ -86,9 +105,12 @@ interface PendingChunk {
 export async function runOnSim(loaded: LoadedScenario, options: { seed?: number } = {}): Promise<TargetRun> {
   const { scenario } = loaded;
   const seed = options.seed ?? scenario.seed;
+  const hal = scenario.hal;
   const config = await loadConfig(loaded.robotFile, loaded.policyFile ? { policyOverride: loaded.policyFile } : {});
   const { manifest } = config;
-  const robot: RobotDescription = config.robot.sim ? { ...config.robot, sim: { ...config.robot.sim, seed } } : config.robot;
+  const seeded: RobotDescription = config.robot.sim ? { ...config.robot, sim: { ...config.robot.sim, seed } } : config.robot;
+  // Cameras render the simulated world on either HAL, as `embody run --hal emulated` does.
+  const robot = robotForHal(seeded, hal);
   const rate = robot.control.rate_hz;
   const msToTicks = (ms: number): number => Math.round((ms * rate) / 1000);
   const n = robot.joints.length;
@@ -98,31 +120,58 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
     jointCount: n,
     horizon: manifest.output.horizon,
     actionDim: manifest.output.joints.length,
-    worldSize: hardwareWorldSize(robot, { kind: 'sim' }),
+    worldSize: hardwareWorldSize(robot, { kind: hal }),
   };
   const shared = viewShared(layout, allocateShared(layout));
   const control = shared.control;
-  const hardware = openRobotHardware(robot, { kind: 'sim', seed }, {
-    cells: control,
-    estop: Ctrl.SIM_ESTOP_LINE,
-    brake: Ctrl.SIM_BRAKE_LINE,
-    pushJoint: Ctrl.SIM_PUSH_JOINT,
-    pushMicro: Ctrl.SIM_PUSH_MICRO,
-  });
+  let hardware: RobotHardware;
+  try {
+    hardware = openRobotHardware(robot, { kind: hal, seed }, {
+      cells: control,
+      estop: Ctrl.SIM_ESTOP_LINE,
+      brake: Ctrl.SIM_BRAKE_LINE,
+      pushJoint: Ctrl.SIM_PUSH_JOINT,
+      pushMicro: Ctrl.SIM_PUSH_MICRO,
+    });
+  } catch (error) {
+    throw new Error(`${loaded.file}: hal ${hal} cannot run ${loaded.robotFile}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const plant = hardware.plant;
   if (!plant) throw new Error(`${loaded.robotFile}: the sim target needs a simulated robot`);
+  const devices = hardware.devices;
+  const chips = chipsOfStimuli(loaded, robot, devices);
   const joints = new JointFaultInjector(hardware.joints, jointNames);
-  joints.open();
-  const loop = new ControlLoop({
-    robot,
-    hardware: { ...hardware, joints },
-    shared,
-    outputJoints: runner.outputJoints,
-    ticksPerAction: rate / manifest.rate_hz,
-    blendSteps: manifest.blend_steps,
-    replanAfter: manifest.replan_after,
-    autoArm: scenario.arm === 'auto',
-  });
+  // Stimuli due at tick 0 act before the hardware opens: a chip that is wrong at power-up.
+  const stimuli = [...scenario.stimuli].sort((a, b) => a.at_ms - b.at_ms);
+  let nextStimulus = 0;
+  const atPowerUp = new Set<Stimulus>();
+  for (const s of stimuli) {
+    if (msToTicks(s.at_ms) > 0) break;
+    if (s.do !== 'i2c_fault') continue;
+    applyChipFault(chips.get(s), s.fault, s.count);
+    atPowerUp.add(s);
+  }
+  // A driver that cannot open ends the run as it ends `embody run`: the control worker exits
+  // before its first tick, READY never comes, and the error names the chip.
+  let openFailure: string | undefined;
+  try {
+    joints.open();
+  } catch (error) {
+    openFailure = error instanceof Error ? error.message : String(error);
+  }
+  const loop =
+    openFailure === undefined
+      ? new ControlLoop({
+          robot,
+          hardware: { ...hardware, joints },
+          shared,
+          outputJoints: runner.outputJoints,
+          ticksPerAction: rate / manifest.rate_hz,
+          blendSteps: manifest.blend_steps,
+          replanAfter: manifest.replan_after,
+          autoArm: scenario.arm === 'auto',
+        })
+      : undefined;
   const events = new EventRingReader(shared);
 
   // Cameras, their fault injectors and the touch estimators, as run.ts wires them.
@@ -151,12 +200,12 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
   const commands = new Float64Array(totalTicks * n);
   const positions = new Float64Array(totalTicks * n);
   const powered = new Uint8Array(totalTicks);
+  const outputs = new Uint8Array(totalTicks);
+  let readyTick = -1;
   const recorded: HilEvent[] = [];
   const stimulusTicks = new Map<string, number>();
   const watchdog: { tick: number; petted: boolean }[] = [];
   const health = new LoopHealth();
-  const stimuli = [...scenario.stimuli].sort((a, b) => a.at_ms - b.at_ms);
-  let nextStimulus = 0;
 
   let policyFault: number = PolicyFault.NONE;
   let extraLatencyTicks = 0;
@@ -172,6 +221,8 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
   let truthContactTick = -1;
   let detectedContactTick = -1;
   let oscillate = 0;
+  /** The rail supply ramping to (and holding) a brown-out level, then back to `nominal`. */
+  let brownout: { from: number; to: number; start: number; rampTicks: number; end: number; nominal: number } | undefined;
 
   const snapshot = new Float64Array(shared.snapshot.length);
   const traceSize = traceRecordSize(n);
@@ -294,6 +345,21 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       case 'clock_skip':
         skipTicks += s.ticks;
         break;
+      case 'i2c_fault':
+        if (!atPowerUp.has(s)) applyChipFault(chips.get(s), s.fault, s.count);
+        break;
+      case 'brownout': {
+        const supply = (devices as ServoArmModel).supplyVolts;
+        brownout = {
+          from: supply[0],
+          to: s.volts,
+          start: k,
+          rampTicks: msToTicks(s.ramp_ms),
+          end: s.duration_ms === undefined ? -1 : k + msToTicks(s.duration_ms),
+          nominal: brownout?.nominal ?? supply[0],
+        };
+        break;
+      }
     }
   };
 
@@ -310,6 +376,28 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
   for (let k = 0; k < totalTicks; k++) {
     const nowMs = k * periodMs;
     while (nextStimulus < stimuli.length && msToTicks(stimuli[nextStimulus].at_ms) <= k) apply(stimuli[nextStimulus++], k);
+    if (brownout !== undefined && devices !== undefined) {
+      const b = brownout;
+      const t = k - b.start;
+      if (b.end >= 0 && k >= b.end) {
+        devices.supplyVolts[0] = b.nominal;
+        brownout = undefined;
+      } else {
+        devices.supplyVolts[0] = t < b.rampTicks ? b.from + ((b.to - b.from) * (t + 1)) / b.rampTicks : b.to;
+      }
+    }
+
+    if (loop === undefined) {
+      // The hardware never opened: no tick ran. Nothing is commanded; the arm stays where it is.
+      modes[k] = Mode.BOOT;
+      for (let i = 0; i < n; i++) {
+        positions[k * n + i] = plant.position[i];
+        commands[k * n + i] = Number.NaN;
+      }
+      outputs[k] = outputsNow(devices, 0);
+      if (k === 0) recorded.push({ tick: 0, kind: 'hardware_error', detail: 'open', message: `control worker failed to start: ${openFailure ?? ''}` });
+      continue;
+    }
 
     if (k >= stalledUntil) {
       const missed = skipTicks;
@@ -343,8 +431,11 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
         ...(e.joint >= 0 ? { joint: jointNames[e.joint] } : {}),
         ...(e.kind === EventKind.MODE_CHANGE ? { detail: `${e.from}->${e.to}` } : {}),
         ...(e.kind === EventKind.ESTOP || e.kind === EventKind.STALE_ACTIONS || e.kind === EventKind.DRIVE_POWER ? { detail: String(e.value) } : {}),
+        ...(e.kind === EventKind.HARDWARE_ERROR ? { message: hardwareErrorMessage(e.value, readFaultText(shared)) } : {}),
       });
     }
+    outputs[k] = outputsNow(devices, powered[k]);
+    if (readyTick < 0 && Atomics.load(control, Ctrl.READY) === 1) readyTick = k;
 
     // Cameras at their frame rate, from the world state this tick published.
     const world = snapshot.subarray(snapshotWorldOffset(n));
@@ -397,7 +488,8 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       watchdog.push({ tick: k, petted: health.check(shared.counters[Counter.TICKS], shared.counters[Counter.MISSED_TICKS]) });
     }
   }
-  loop.close();
+  loop?.close();
+  if (loop === undefined) joints.close();
 
   const digest = createHash('sha256').update(modes).update(new Uint8Array(commands.buffer)).update(new Uint8Array(positions.buffer)).digest('hex');
   return {
@@ -408,6 +500,8 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
     commands,
     positions,
     powered,
+    outputs,
+    readyTick,
     events: recorded,
     stimulusTicks,
     truthContactTick,
@@ -416,6 +510,94 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
     task: worldTask(snapshot.subarray(snapshotWorldOffset(n))),
     digest,
   };
+}
+
+/** The hardware_error event's message, as `embody run` publishes it (run.ts describeEvent). */
+function hardwareErrorMessage(write: number, text: string): string {
+  const what = write ? 'hardware write failed' : 'hardware read failed';
+  return text === '' ? what : `${what}: ${text}`;
+}
+
+/**
+ * The actuator outputs now, as Outputs bits. Emulated: ENABLED is the /OE line as the driver left
+ * it; PULSING is whether a servo would get pulses on some channel: the PCA9685 model awake, a
+ * channel neither full OFF nor ON = OFF in its registers, and /OE asserted. Without an /OE line
+ * there is no hard-off, and both bits are PULSING. Sim: drive power.
+ */
+function outputsNow(devices: ServoArmModel | undefined, powered: number): number {
+  if (devices === undefined) return powered ? Outputs.ENABLED | Outputs.PULSING : 0;
+  const line = devices.config.output_enable !== undefined;
+  const enabled = !line || Atomics.load(devices.outputEnableCells, 0) === 1;
+  let pulsing = false;
+  const pca = devices.models.pca9685;
+  if (enabled && pca.running) {
+    const r = pca.registers;
+    for (let c = 0; c < 16 && !pulsing; c++) {
+      const base = 6 + 4 * c;
+      if ((r[base + 3] & 0x10) !== 0) continue; // full OFF
+      const on = ((r[base + 1] & 0x0f) << 8) | r[base];
+      const off = ((r[base + 3] & 0x0f) << 8) | r[base + 2];
+      pulsing = (r[base + 1] & 0x10) !== 0 || on !== off;
+    }
+  }
+  if (!line) return pulsing ? Outputs.ENABLED | Outputs.PULSING : 0;
+  return (enabled ? Outputs.ENABLED : 0) | (pulsing ? Outputs.PULSING : 0);
+}
+
+function applyChipFault(chip: DeviceModel | undefined, fault: (typeof I2C_FAULTS)[number], count: number | undefined): void {
+  if (chip === undefined) throw new Error('i2c_fault on a chip that is not there (checked when the scenario starts)');
+  if (fault === 'clear') chip.clear();
+  else chip.inject(fault, count);
+}
+
+/**
+ * The chip model each i2c_fault names, checked against the robot's servo_arm: an unknown chip is
+ * refused with the scenario file and line, like any other scenario problem.
+ */
+function chipsOfStimuli(loaded: LoadedScenario, robot: RobotDescription, devices: ServoArmModel | undefined): Map<Stimulus, DeviceModel> {
+  const chips = new Map<Stimulus, DeviceModel>();
+  const problems: ConfigProblem[] = [];
+  const arm = devices?.config ?? (robot.servo_arm === undefined ? undefined : robotServoArm(robot));
+  const encoderJoints = arm?.joints.filter((j) => j.encoder !== undefined).map((j) => `encoder:${j.name}`) ?? [];
+  const available = [
+    ...(devices ? ['pca9685'] : []),
+    ...(devices?.models.mux ? ['mux'] : []),
+    ...(devices?.models.adc ? ['adc'] : []),
+    ...(devices?.models.power ? ['power'] : []),
+    ...encoderJoints,
+  ];
+  loaded.scenario.stimuli.forEach((s, i) => {
+    if (s.do !== 'i2c_fault' && s.do !== 'brownout') return;
+    const field = s.do === 'i2c_fault' ? 'device' : 'do';
+    const where = ['stimuli', i, field];
+    const line = loaded.lineOf?.(where);
+    const fail = (message: string, fix: string): void => {
+      problems.push({ file: loaded.file, path: `stimuli[${i}].${field}`, message, fix, ...(line === undefined ? {} : { line }) });
+    };
+    if (devices === undefined) {
+      fail(`${s.do} needs the emulated chips, but the scenario runs on hal ${loaded.scenario.hal}`, 'add `hal: emulated` (on a robot with a servo_arm section)');
+      return;
+    }
+    if (s.do === 'brownout') {
+      if (!devices.models.power) fail(`${displayFile(loaded.robotFile)} has no INA219 on the servo rail (servo_arm.power): nothing sees a brown-out`, 'add servo_arm.power to the robot, or drop the stimulus');
+      return;
+    }
+    const device = s.device;
+    let chip: DeviceModel | undefined;
+    if (device === 'pca9685') chip = devices.models.pca9685;
+    else if (device === 'mux') chip = devices.models.mux;
+    else if (device === 'adc') chip = devices.models.adc;
+    else if (device === 'power') chip = devices.models.power;
+    else {
+      const joint = device.slice('encoder:'.length);
+      const index = devices.config.joints.findIndex((j) => j.name === joint);
+      chip = index >= 0 ? devices.models.encoders[index] : undefined;
+    }
+    if (chip === undefined) fail(`${displayFile(loaded.robotFile)} has no chip '${device}'`, `use one of: ${available.join(', ')}`);
+    else chips.set(s, chip);
+  });
+  if (problems.length > 0) throw new ConfigError(problems, `scenario ${displayFile(loaded.file)} has problems`);
+  return chips;
 }
 
 export type { ModeCode };

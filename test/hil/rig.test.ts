@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHil, serveReferenceRig, type ReferenceRig } from '../../src/hil/index.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/telemetry/index.js';
 
-const scenarios = ['estop-press-latches-fault.yaml', 'policy-nan.yaml', 'joint-sensor-jump.yaml'].map((f) =>
+// The last two run on the emulated HAL: event messages, outputs and a hardware that never opened cross the protocol too.
+const scenarios = ['estop-press-latches-fault.yaml', 'policy-nan.yaml', 'joint-sensor-jump.yaml', 'i2c-encoder-nack.yaml', 'i2c-wrong-id-at-power-up.yaml'].map((f) =>
   path.resolve(import.meta.dirname, 'scenarios', f),
 );
 
@@ -30,7 +31,7 @@ describe('HIL rig target', () => {
   it('runs scenarios on the reference rig with the same outcome and the same runs as the sim target', async () => {
     const lines: string[] = [];
     const onRig = await runHil(scenarios, { target: `${broker.url}/ci-rig`, out: (t) => lines.push(t) });
-    expect(lines.join('')).toMatch(/3\/3 scenarios passed/);
+    expect(lines.join('')).toMatch(/5\/5 scenarios passed/);
     expect(onRig.exitCode).toBe(0);
     const onSim = await runHil(scenarios, { target: 'sim', out: () => undefined });
     expect([...onRig.digests.entries()]).toEqual([...onSim.digests.entries()]);
