@@ -7,6 +7,8 @@
  *
  * It is written for the pitch-chain arm of robots/sim-arm.yaml (yaw base, three pitch joints,
  * wrist yaw and roll, gripper): inverse kinematics in closed form with the tool pointing down.
+ * The wrist's yaw and roll joints are optional (robots/pi-servo-arm.yaml has no wrist yaw): the
+ * tool offset is the sum of the wrist links present, and those present are held at 0.
  */
 import type { RobotDescription } from '../src/hal/robot-description.js';
 import type { SimPlant } from '../src/hal/sim/index.js';
@@ -30,16 +32,11 @@ export function createExpert(robot: RobotDescription, policyRateHz: number): Exp
     if (i < 0) throw new Error(`the expert needs joint '${name}' (it is written for robots/sim-arm.yaml)`);
     return i;
   };
-  const [yaw, shoulder, elbow, wrist, wristYaw, wristRoll, gripper] = [
-    'base_yaw',
-    'shoulder_pitch',
-    'elbow_pitch',
-    'wrist_pitch',
-    'wrist_yaw',
-    'wrist_roll',
-    'gripper',
-  ].map(index);
-  const link = (i: number): readonly number[] => robot.joints[i].link?.origin ?? [0, 0, 0];
+  const [yaw, shoulder, elbow, wrist, gripper] = ['base_yaw', 'shoulder_pitch', 'elbow_pitch', 'wrist_pitch', 'gripper'].map(index);
+  // Optional wrist joints: -1 when the arm has none.
+  const wristYaw = names.indexOf('wrist_yaw');
+  const wristRoll = names.indexOf('wrist_roll');
+  const link = (i: number): readonly number[] => (i < 0 ? [0, 0, 0] : (robot.joints[i].link?.origin ?? [0, 0, 0]));
   const shoulderHeight = robot.base_height + link(yaw)[2] + link(shoulder)[2];
   const upper = link(elbow)[0];
   const fore = link(wrist)[0];
@@ -60,8 +57,8 @@ export function createExpert(robot: RobotDescription, policyRateHz: number): Exp
     out[shoulder] = qs;
     out[elbow] = qe;
     out[wrist] = Math.PI / 2 - qs - qe;
-    out[wristYaw] = 0;
-    out[wristRoll] = 0;
+    if (wristYaw >= 0) out[wristYaw] = 0;
+    if (wristRoll >= 0) out[wristRoll] = 0;
   }
 
   function act(plant: SimPlant, out: Float64Array): void {
