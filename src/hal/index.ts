@@ -138,14 +138,15 @@ export function openRobotHardware(robot: RobotDescription, options: HardwareOpti
       ...(brake ? { brake } : {}),
     };
   }
-  // Emulated: the e-stop and brake are the shared cells tests and the HIL rig drive. Sim: the
-  // lines robot.yaml names (a GPIO e-stop on a simulated arm is a bench setup).
+  // The e-stop and brake are the shared cells tests and the HIL rig drive, except on a simulated
+  // arm whose robot.yaml names real lines (a GPIO e-stop on a sim arm is a bench setup); a real
+  // robot's lines are not there when it runs on sim or emulated hardware.
   const plant = new SimPlant(robot, options.seed ?? robot.sim?.seed ?? 1);
   const push = lines ? { cells: lines.cells, joint: lines.pushJoint, micro: lines.pushMicro } : undefined;
-  const emulated = options.kind === 'emulated';
-  const estop = emulated || robot.estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : openGpioEstop(robot.estop, period);
+  const simulatedLines = options.kind === 'emulated' || robot.joints.some((j) => j.driver.kind !== 'sim');
+  const estop = simulatedLines || robot.estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : openGpioEstop(robot.estop, period);
   const brakeLine = robot.brake_output;
-  const brake = brakeLine === undefined ? undefined : emulated || brakeLine.kind === 'sim' ? simOutput(lines, 'sim brake line') : openGpioBrake(brakeLine, period);
+  const brake = brakeLine === undefined ? undefined : simulatedLines || brakeLine.kind === 'sim' ? simOutput(lines, 'sim brake line') : openGpioBrake(brakeLine, period);
   const world = { size: plant.snapshotSize, write: (out: Float64Array, offset: number) => plant.writeSnapshot(out, offset) };
   if (options.kind === 'emulated') {
     const arm = robotServoArm(robot);

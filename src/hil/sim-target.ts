@@ -431,7 +431,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
         ...(e.joint >= 0 ? { joint: jointNames[e.joint] } : {}),
         ...(e.kind === EventKind.MODE_CHANGE ? { detail: `${e.from}->${e.to}` } : {}),
         ...(e.kind === EventKind.ESTOP || e.kind === EventKind.STALE_ACTIONS || e.kind === EventKind.DRIVE_POWER ? { detail: String(e.value) } : {}),
-        ...(e.kind === EventKind.HARDWARE_ERROR ? { message: hardwareErrorMessage(e.value, readFaultText(shared)) } : {}),
+        ...(e.kind === EventKind.HARDWARE_ERROR ? { message: hardwareErrorMessage(e.value, readFaultText(shared, e.requested)) } : {}),
       });
     }
     outputs[k] = outputsNow(devices, powered[k]);

@@ -51,6 +51,11 @@ import {
 /** Number of Intervention bits (envelope.ts). */
 const INTERVENTION_KINDS = 9;
 
+/** What a hardware_error event says: the error's message, which names the device (error path). */
+function faultText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export interface ControlLoopOptions {
   readonly robot: RobotDescription;
   readonly hardware: RobotHardware;
@@ -93,6 +98,8 @@ export class ControlLoop {
   readonly #gripJoint: number;
   readonly #closingWindowTicks: number;
   readonly #estopCategory: 0 | 1;
+  /** Per joint: how far the measurement may sit from a held command for arming to keep that command. */
+  readonly #armTolerance: Float64Array;
   readonly #settleTicks: number;
   readonly #eventHoldoffTicks: number;
   readonly #previousBits: Int32Array;
@@ -108,8 +115,9 @@ export class ControlLoop {
   #rejections = 0;
   #starving = false;
   #hardwareOk = true;
-  /** Text of the last hardware error published (it is published again only when it changes). */
-  #faultText = '';
+  /** Text of the last read / write error reported ('' once that path works again): an event only on change. */
+  #readFault = '';
+  #writeFault = '';
   #stopThenIdle = false;
   #exitAfterStop = false;
   #stopped = false;
@@ -158,6 +166,8 @@ export class ControlLoop {
     this.#observationLimitTicks = Number.isFinite(cameraLimitMs) ? ticks(cameraLimitMs) : Infinity;
     this.#touchLimitTicks = this.#observationLimitTicks;
     this.#estopCategory = robot.estop.stop_category;
+    // A quarter of the standstill tolerance: what servo deadband and encoder/PWM quantisation leave.
+    this.#armTolerance = Float64Array.from(robot.joints, (j) => (j.limits.standstill ?? (j.type === 'revolute' ? 0.02 : 0.002)) / 4);
     // A position servo lags its command while moving; monitoring starts once it has settled.
     this.#settleTicks = ticks(500);
     this.#eventHoldoffTicks = ticks(500);
@@ -353,12 +363,16 @@ export class ControlLoop {
     try {
       this.#hw.joints.read(this.#state);
       this.#hardwareOk = true;
+      this.#readFault = '';
     } catch (error) {
       this.#hardwareOk = false;
-      this.#noteFault(error);
       this.#s.counters[Counter.HARDWARE_ERRORS]++;
-      this.#event(tick, EventKind.HARDWARE_ERROR, Cause.HARDWARE_FAULT, this.#mode, this.#mode, 0);
-      if (this.#mode !== Mode.FAULT && this.#mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, Cause.HARDWARE_FAULT);
+      const text = faultText(error);
+      if (text !== this.#readFault) {
+        this.#readFault = text;
+        this.#event(tick, EventKind.HARDWARE_ERROR, Cause.HARDWARE_FAULT, this.#mode, this.#mode, 0, -1, writeFaultText(this.#s, text));
+      }
+      this.#hardwareFault(tick);
     }
   }
 
@@ -521,13 +535,26 @@ export class ControlLoop {
   }
 
   #arm(tick: number, cause: number): void {
-    // Re-seed from the measured state so the first command after arming is where the arm is.
-    this.#seed();
+    // The first command after arming must be where the arm is. A held command the joints sit on
+    // already is: re-seeding from the measurement instead would step the command by the servos'
+    // deadband and quantisation (4.6 mrad on the servo arm: 46 rad/s² in one tick).
+    if (!this.#holdingAtMeasured()) this.#seed();
     this.#queue.clear();
     this.#requestTick = -1;
     this.#lastFreshTick = tick;
     this.#stale = false;
     this.#enter(tick, Mode.ARMED, cause);
+  }
+
+  #holdingAtMeasured(): boolean {
+    const envelope = this.#envelope;
+    if (!this.#seeded || !envelope.powered || !envelope.atRest) return false;
+    const position = this.#state.position;
+    for (let i = 0; i < position.length; i++) {
+      const off = position[i] - envelope.command.position(i);
+      if (!(off <= this.#armTolerance[i] && off >= -this.#armTolerance[i])) return false;
+    }
+    return true;
   }
 
   #takeChunk(tick: number): void {
@@ -583,20 +610,28 @@ export class ControlLoop {
     try {
       this.#hw.joints.write(this.#envelope.command);
       this.#hw.brake?.write(this.#envelope.powered ? 1 : 0);
+      this.#writeFault = '';
     } catch (error) {
-      this.#noteFault(error);
       this.#s.counters[Counter.HARDWARE_ERRORS]++;
-      this.#event(tick, EventKind.HARDWARE_ERROR, Cause.HARDWARE_FAULT, this.#mode, this.#mode, 1);
-      if (this.#mode !== Mode.FAULT && this.#mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, Cause.HARDWARE_FAULT);
+      const text = faultText(error);
+      if (text !== this.#writeFault) {
+        this.#writeFault = text;
+        this.#event(tick, EventKind.HARDWARE_ERROR, Cause.HARDWARE_FAULT, this.#mode, this.#mode, 1, -1, writeFaultText(this.#s, text));
+      }
+      this.#hardwareFault(tick);
     }
   }
 
-  /** The error's text, naming the device, for the hardware_error event (error path: may allocate). */
-  #noteFault(error: unknown): void {
-    const text = error instanceof Error ? error.message : String(error);
-    if (text === this.#faultText) return;
-    this.#faultText = text;
-    writeFaultText(this.#s, text);
+  /**
+   * A hardware error latches FAULT and stops the robot the way its e-stop does (category 0: drive
+   * power off now; 1: controlled stop, then power off): hardware the loop can no longer read or
+   * write is not trusted to hold a position.
+   */
+  #hardwareFault(tick: number): void {
+    if (this.#mode === Mode.STOPPED) return;
+    if (this.#mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.HARDWARE_FAULT);
+    if (this.#estopCategory === 0) this.#powerOff(tick);
+    else if (this.#envelope.powered) this.#powerOffAtRest = true;
   }
 
   #enter(tick: number, to: ModeCode, cause: number): void {

@@ -330,7 +330,10 @@ export class ControlThread {
         throw new Error(`control worker failed to start: ${this.#failure ?? 'it exited'}`);
       }
       const wait = Atomics.waitAsync(control, Ctrl.READY, 0, 20);
-      if (wait.async) await wait.value;
+      // Atomics.waitAsync does not keep the event loop alive (nodejs/node#61941): with the worker
+      // already gone, Node would exit here with an unsettled await (code 13) instead of failing
+      // with the worker's error. The timer keeps the loop alive.
+      if (wait.async) await Promise.race([wait.value, new Promise((resolve) => setTimeout(resolve, 20))]);
     }
   }
 }

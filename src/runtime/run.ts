@@ -309,7 +309,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     const jointNames = robot.joints.map((j) => j.name);
     subscriptions.add(
       control.events$.subscribe((event) => {
-        const described = describeEvent(event, jointNames, () => readFaultText(control.shared));
+        const described = describeEvent(event, jointNames, (seq) => readFaultText(control.shared, seq));
         if (event.kind === EventKind.MODE_CHANGE) {
           const transition = { tick: event.tick, from: modeNames[event.from], to: modeNames[event.to], cause: causeNames[event.code] ?? String(event.code) };
           transitions.push(transition);
@@ -485,7 +485,7 @@ interface DescribedEvent {
   commanded?: number;
 }
 
-function describeEvent(event: ControlEvent, jointNames: readonly string[], faultText: () => string): DescribedEvent {
+function describeEvent(event: ControlEvent, jointNames: readonly string[], faultText: (seq: number) => string): DescribedEvent {
   const kind = eventKindNames[event.kind] ?? `event_${event.kind}`;
   const joint = event.joint >= 0 ? jointNames[event.joint] : undefined;
   const values = {
@@ -505,8 +505,9 @@ function describeEvent(event: ControlEvent, jointNames: readonly string[], fault
     case EventKind.ACTION_REJECTED:
       return { kind, cause: 'non-finite or malformed action', message: `policy action rejected (${event.value} in a row)` };
     case EventKind.HARDWARE_ERROR: {
-      // The worker's latest error text names the device, its bus and address, and the fix.
-      const text = faultText();
+      // The error's text (its sequence number rides in `requested`) names the device, its bus
+      // and address, and the fix.
+      const text = faultText(event.requested);
       const what = event.value ? 'hardware write failed' : 'hardware read failed';
       return { kind, cause: causeNames[Cause.HARDWARE_FAULT], message: text === '' ? what : `${what}: ${text}` };
     }

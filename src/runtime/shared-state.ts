@@ -147,14 +147,18 @@ export const Ctrl = {
   /** Simulated external push: joint index, then the push in µrad/µm (applied once, cleared). */
   SIM_PUSH_JOINT: 18,
   SIM_PUSH_MICRO: 19,
-  /** Bytes of the latest hardware error's text in the fault-text buffer, and its sequence number. */
-  FAULT_TEXT_LENGTH: 20,
-  FAULT_TEXT_SEQ: 21,
-  SIZE: 22,
+  /** Sequence number of the latest hardware error text (FAULT_TEXT_SLOTS kept). */
+  FAULT_TEXT_SEQ: 20,
+  SIZE: 21,
 } as const;
 
-/** Bytes of UTF-8 the fault-text buffer holds (the latest hardware error, naming the device). */
-export const FAULT_TEXT_BYTES = 1024;
+/**
+ * Hardware error texts (naming the device) kept for the main thread: a ring of slots, because a
+ * read and a write can fail in the same tick; the hardware_error event carries its text's sequence
+ * number (in its `requested` field), so each event gets its own text however late it is drained.
+ */
+export const FAULT_TEXT_SLOTS = 8;
+export const FAULT_TEXT_SLOT_BYTES = 512;
 
 /** Float64 counters, written by the worker only. */
 export const Counter = {
@@ -229,8 +233,10 @@ export interface SharedViews {
   readonly events: Float64Array;
   /** obs tick, action count, then horizon * actionDim values (absolute targets, robot units). */
   readonly chunk: Float64Array;
-  /** UTF-8 text of the latest hardware error (Ctrl.FAULT_TEXT_LENGTH bytes), written by the worker. */
+  /** FAULT_TEXT_SLOTS slots of UTF-8 hardware error text, written by the worker. */
   readonly faultText: Uint8Array;
+  /** Bytes used in each slot of faultText. */
+  readonly faultTextLength: Int32Array;
 }
 
 export const SNAPSHOT_HEADER = 3;
@@ -256,7 +262,7 @@ export function allocateShared(layout: SharedLayout): SharedBuffers {
     trace: new SharedArrayBuffer(TRACE_CAPACITY * traceRecordSize(layout.jointCount) * f64),
     events: new SharedArrayBuffer(EVENT_CAPACITY * EVENT_RECORD * f64),
     chunk: new SharedArrayBuffer((CHUNK_HEADER + layout.horizon * layout.actionDim) * f64),
-    faultText: new SharedArrayBuffer(FAULT_TEXT_BYTES),
+    faultText: new SharedArrayBuffer(FAULT_TEXT_SLOTS * (FAULT_TEXT_SLOT_BYTES + Int32Array.BYTES_PER_ELEMENT)),
   };
 }
 
@@ -270,7 +276,8 @@ export function viewShared(layout: SharedLayout, buffers: SharedBuffers): Shared
     trace: new Float64Array(buffers.trace),
     events: new Float64Array(buffers.events),
     chunk: new Float64Array(buffers.chunk),
-    faultText: new Uint8Array(buffers.faultText),
+    faultText: new Uint8Array(buffers.faultText, 0, FAULT_TEXT_SLOTS * FAULT_TEXT_SLOT_BYTES),
+    faultTextLength: new Int32Array(buffers.faultText, FAULT_TEXT_SLOTS * FAULT_TEXT_SLOT_BYTES, FAULT_TEXT_SLOTS),
   };
 }
 
@@ -278,18 +285,26 @@ const faultEncoder = new TextEncoder();
 const faultDecoder = new TextDecoder();
 
 /**
- * Worker side: publish a hardware error's text (error path only; it allocates). The length is
- * cleared first and the sequence bumped last, so a reader never takes a half-written text.
+ * Worker side: publish a hardware error's text (error path only; it allocates) and return its
+ * sequence number. The slot's length is cleared first and the sequence bumped last, so a reader
+ * never takes a half-written text.
  */
-export function writeFaultText(shared: SharedViews, text: string): void {
-  Atomics.store(shared.control, Ctrl.FAULT_TEXT_LENGTH, 0);
-  const { written } = faultEncoder.encodeInto(text, shared.faultText);
-  Atomics.store(shared.control, Ctrl.FAULT_TEXT_LENGTH, written);
-  Atomics.add(shared.control, Ctrl.FAULT_TEXT_SEQ, 1);
+export function writeFaultText(shared: SharedViews, text: string): number {
+  const seq = Atomics.load(shared.control, Ctrl.FAULT_TEXT_SEQ) + 1;
+  const slot = seq % FAULT_TEXT_SLOTS;
+  Atomics.store(shared.faultTextLength, slot, 0);
+  const start = slot * FAULT_TEXT_SLOT_BYTES;
+  const { written } = faultEncoder.encodeInto(text, shared.faultText.subarray(start, start + FAULT_TEXT_SLOT_BYTES));
+  Atomics.store(shared.faultTextLength, slot, written);
+  Atomics.store(shared.control, Ctrl.FAULT_TEXT_SEQ, seq);
+  return seq;
 }
 
-/** The latest hardware error's text ('' before the first). */
-export function readFaultText(shared: SharedViews): string {
-  const length = Atomics.load(shared.control, Ctrl.FAULT_TEXT_LENGTH);
-  return faultDecoder.decode(shared.faultText.slice(0, length));
+/** Hardware error text number `seq` ('' when there is none, or it was overwritten since). */
+export function readFaultText(shared: SharedViews, seq: number): string {
+  const latest = Atomics.load(shared.control, Ctrl.FAULT_TEXT_SEQ);
+  if (!(seq >= 1 && seq <= latest && latest - seq < FAULT_TEXT_SLOTS)) return '';
+  const slot = seq % FAULT_TEXT_SLOTS;
+  const start = slot * FAULT_TEXT_SLOT_BYTES;
+  return faultDecoder.decode(shared.faultText.slice(start, start + Atomics.load(shared.faultTextLength, slot)));
 }

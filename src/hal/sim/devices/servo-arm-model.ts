@@ -372,8 +372,12 @@ export class EmulatedServoArmHardware implements JointHardware {
   }
 
   write(command: SafeCommand): void {
-    this.hardware.write(command);
-    this.model.step();
+    try {
+      this.hardware.write(command);
+    } finally {
+      // Simulated time goes on when a write fails, as it does for a real arm.
+      this.model.step();
+    }
   }
 
   close(): void {
