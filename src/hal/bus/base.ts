@@ -31,6 +31,7 @@ export abstract class I2cBusBase implements I2cBus {
   readonly busNumber: number;
   readonly name: string;
   readonly stats = new Float64Array(I2cStat.SIZE);
+  lastFailedAddress = -1;
   /** Attach or detach a transaction log at any time. */
   log: I2cTransactionLog | undefined;
   readonly retries: number;
@@ -112,6 +113,7 @@ export abstract class I2cBusBase implements I2cBus {
         result = this.transfer(op, address, register, value, length, buffer);
       } catch (error) {
         stats[I2cStat.FAILURES] += 1;
+        this.lastFailedAddress = address;
         if (this.log !== undefined) this.log.record(op, address, register, length, value, buffer, false);
         const code = errorCode(error);
         if (attempt > this.retries || !isRetryable(code)) {

@@ -54,6 +54,8 @@ export interface I2cBus {
   readonly name: string;
   /** Counters, indexed by I2cStat. */
   readonly stats: Float64Array;
+  /** Address of the most recent failed attempt (-1: none yet): which chip a storm of retries is on. */
+  readonly lastFailedAddress: number;
 
   readByte(address: number, register: number): number;
   writeByte(address: number, register: number, value: number): void;

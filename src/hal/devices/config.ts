@@ -140,6 +140,10 @@ export const servoArmSectionSchema = z
   .object({
     bus: z.number().int().min(0).default(1).describe('I2C adapter: /dev/i2c-<bus> (1 on a Raspberry Pi header)'),
     retries: z.number().int().min(0).max(5).default(2).describe('extra attempts of a failed I2C transaction'),
+    max_retry_fraction: finite
+      .refine((v) => v > 0 && v < 1, { message: 'must be between 0 and 1' })
+      .default(0.01)
+      .describe('share of transactions that may need a retry over any second before the bus counts as failing (a storm: noisy cable, failing chip); retries absorb single glitches'),
     pca9685: pca9685Schema.prefault({}),
     mux: muxSchema.optional().describe('TCA9548A, for several AS5600 (fixed address 0x36) on one bus'),
     fsr: ads1115Schema.optional().describe('ADS1115 reading fingertip force-sensing resistors'),

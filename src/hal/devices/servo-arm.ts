@@ -30,7 +30,7 @@
  * at once, even with the I2C bus dead), then every channel full OFF.
  */
 import type { SafeCommand } from '../../safety/safe-command.js';
-import type { I2cBus } from '../bus/types.js';
+import { hex, I2cStat, type I2cBus } from '../bus/types.js';
 import { openI2cBus } from '../bus/linux.js';
 import { openGpioOutput } from '../gpio/index.js';
 import type { GpioOutput } from '../gpio/types.js';
@@ -69,7 +69,9 @@ export const Supply = { VOLTS: 0, AMPS: 1, WATTS: 2, SIZE: 3 } as const;
 
 const TWO_PI = 2 * Math.PI;
 /** Slots of ServoArmHardware's scalar array. */
-const K = { DT: 0, TOLERANCE: 1, IDLE_A: 2, BROWNOUT_V: 3, TRIP_A: 4, SIZE: 5 } as const;
+const K = { DT: 0, TOLERANCE: 1, IDLE_A: 2, BROWNOUT_V: 3, TRIP_A: 4, RETRY_FRACTION: 5, LAST_RETRIES: 6, LAST_TRANSACTIONS: 7, WINDOW_RETRIES: 8, WINDOW_TRANSACTIONS: 9, SIZE: 10 } as const;
+/** Fewer retries than this in the window never count as a storm, whatever the share. */
+const STORM_MIN_RETRIES = 10;
 
 export class ServoArmHardware implements JointHardware {
   readonly config: ServoArmConfig;
@@ -97,6 +99,12 @@ export class ServoArmHardware implements JointHardware {
    * merge (phi) tagged, and every double flowing into it is then boxed (measured: 16 B per joint).
    */
   readonly #k = new Float64Array(K.SIZE);
+  /** Retries and transactions per tick over the last second (a ring), for the storm check. */
+  readonly #retryRing: Float64Array;
+  readonly #transactionRing: Float64Array;
+  #ringAt = 0;
+  #ringFilled = 0;
+  #stormError: HardwareError | undefined;
   // Per-joint state.
   readonly #position: Float64Array;
   readonly #velocity: Float64Array;
@@ -156,6 +164,10 @@ export class ServoArmHardware implements JointHardware {
     this.#k[K.IDLE_A] = config.power?.idle_current_a ?? 0;
     this.#k[K.BROWNOUT_V] = config.power?.brownout_volts ?? 0;
     this.#k[K.TRIP_A] = config.power?.trip_current_a ?? Number.POSITIVE_INFINITY;
+    this.#k[K.RETRY_FRACTION] = config.max_retry_fraction;
+    const window = Math.max(1, Math.round(1 / this.#dt));
+    this.#retryRing = new Float64Array(window);
+    this.#transactionRing = new Float64Array(window);
     const tips = config.fsr?.fingertips ?? [];
     this.fingertipNames = tips.map((t) => t.name);
     this.fingertipForce = new Float64Array(tips.length);
@@ -271,6 +283,84 @@ export class ServoArmHardware implements JointHardware {
     this.#highSamples = 0;
     this.#enabled = false;
     this.#offWritten = true;
+    this.#retryRing.fill(0);
+    this.#transactionRing.fill(0);
+    this.#ringAt = 0;
+    this.#ringFilled = 0;
+    this.#stormError = undefined;
+    this.#k[K.WINDOW_RETRIES] = 0;
+    this.#k[K.WINDOW_TRANSACTIONS] = 0;
+    this.#countBus();
+  }
+
+  /** Retries and transactions so far, summed over the arm's buses, into LAST_*; returns nothing (no boxed double). */
+  #countBus(): void {
+    let retries = 0;
+    let transactions = 0;
+    const leases = this.#leases;
+    for (let b = 0; b < leases.length; b++) {
+      const stats = leases[b].bus.stats;
+      retries += stats[I2cStat.RETRIES];
+      transactions += stats[I2cStat.TRANSACTIONS];
+    }
+    this.#k[K.LAST_RETRIES] = retries;
+    this.#k[K.LAST_TRANSACTIONS] = transactions;
+  }
+
+  /**
+   * A bus error storm: retries absorb a single glitch, but when more than max_retry_fraction of
+   * the transactions of the last second needed one, the bus is failing (a noisy cable, a chip
+   * going bad) and each retry is bus time out of the tick's I/O budget: a HardwareError naming the
+   * bus and the chip of the latest failure.
+   */
+  #watchRetries(): void {
+    const k = this.#k;
+    const retriesBefore = k[K.LAST_RETRIES];
+    const transactionsBefore = k[K.LAST_TRANSACTIONS];
+    this.#countBus();
+    const retries = k[K.LAST_RETRIES] - retriesBefore;
+    const transactions = k[K.LAST_TRANSACTIONS] - transactionsBefore;
+    const at = this.#ringAt;
+    k[K.WINDOW_RETRIES] += retries - this.#retryRing[at];
+    k[K.WINDOW_TRANSACTIONS] += transactions - this.#transactionRing[at];
+    this.#retryRing[at] = retries;
+    this.#transactionRing[at] = transactions;
+    this.#ringAt = at + 1 === this.#retryRing.length ? 0 : at + 1;
+    if (this.#ringFilled < this.#retryRing.length) this.#ringFilled++;
+    const storming = k[K.WINDOW_RETRIES] >= STORM_MIN_RETRIES && k[K.WINDOW_RETRIES] > k[K.RETRY_FRACTION] * k[K.WINDOW_TRANSACTIONS];
+    // Once reported, the storm lasts until a whole second without a retry, and it is the same
+    // error all along: one hardware_error event, not one per changed count.
+    if (storming || (this.#stormError !== undefined && k[K.WINDOW_RETRIES] > 0)) throw (this.#stormError ??= this.#storm());
+    this.#stormError = undefined;
+  }
+
+  #storm(): HardwareError {
+    const k = this.#k;
+    const seconds = (this.#ringFilled * this.#dt).toFixed(2);
+    const where = this.#leases
+      .filter((lease) => lease.bus.lastFailedAddress >= 0)
+      .map((lease) => `${lease.bus.name}: latest failure at ${hex(lease.bus.lastFailedAddress)} (${this.#chipsAt(lease.bus.busNumber, lease.bus.lastFailedAddress)})`)
+      .join('; ');
+    return new HardwareError(
+      `servo arm I2C (${where || 'no failure recorded'})`,
+      `bus error storm: ${k[K.WINDOW_RETRIES]} of ${k[K.WINDOW_TRANSACTIONS]} transactions in the last ${seconds} s needed a retry (servo_arm.max_retry_fraction ${k[K.RETRY_FRACTION]}); fix: check SDA/SCL wiring and pull-ups, shorten or shield the cable, run the bus slower, or replace the chip named here`,
+    );
+  }
+
+  /** The configured chips at `address` on adapter `busNumber`, for error messages. */
+  #chipsAt(busNumber: number, address: number): string {
+    const config = this.config;
+    const chips: string[] = [];
+    if (busNumber === config.bus) {
+      if (config.pca9685.address === address) chips.push('PCA9685 (servos)');
+      if (config.mux?.address === address) chips.push('TCA9548A (mux)');
+      if (config.fsr?.address === address) chips.push('ADS1115 (fingertips)');
+      if (config.power?.address === address) chips.push('INA219 (servo rail)');
+    }
+    const encoders = config.joints.filter((j) => j.encoder !== undefined && (j.encoder.bus ?? config.bus) === busNumber && j.encoder.address === address);
+    if (encoders.length === 1) chips.push(`AS5600 '${encoders[0].name}'`);
+    else if (encoders.length > 1) chips.push(`one of ${encoders.length} AS5600 (${encoders.map((j) => j.name).join(', ')})`);
+    return chips.length > 0 ? chips.join(', ') : 'no configured chip';
   }
 
   read(out: JointState): void {
@@ -307,6 +397,8 @@ export class ServoArmHardware implements JointHardware {
       out.velocity[i] = velocity[i];
     }
     if (this.#enabled && this.#followTicks > 0) this.#checkFollow();
+    // After the tick's I/O, so the bus keeps being exercised (and counted) while a storm lasts.
+    this.#watchRetries();
   }
 
   write(command: SafeCommand): void {
