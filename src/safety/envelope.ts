@@ -391,6 +391,14 @@ export class JointEnvelope {
     const byVelocityDown = roomDown >= 0 ? -J * (Math.sqrt(dt * dt + (2 * roomDown) / J) - dt) : -roomDown / dt;
     if (byVelocityDown > boxLo) boxLo = byVelocityDown > hi ? hi : byVelocityDown;
 
+    // The acceleration that brings the velocity to zero in one tick. A bisection step is 2^-20
+    // of the jerk box, far coarser than this near rest (8e-10 rad/s² against a step of 1e-6 in
+    // the counterexample of the property test), so a bisection that starts at the other end of
+    // the box can return a bound on the wrong side of it: within a hair of a limit, moving away
+    // from it at a crumb of speed, the joint would then never be allowed to brake (braking is
+    // toward the limit) and would creep on with that speed forever, never at rest. Starting the
+    // bisection from this value when it passes the same check keeps it inside the bounds.
+    const stop = -v / dt;
     const probe = this.#probe;
     let safeHi = boxHi;
     if (upper[i] - p <= this.#reach[i]) {
@@ -402,6 +410,8 @@ export class JointEnvelope {
         else {
           probe[OK] = lo;
           probe[BAD] = boxHi;
+          probe[U] = stop;
+          if (stop > lo && stop < boxHi && this.#upperOk(i, true)) probe[OK] = stop;
           this.#searchUpper(i, true);
           safeHi = probe[OK];
         }
@@ -417,6 +427,8 @@ export class JointEnvelope {
         else {
           probe[OK] = hi;
           probe[BAD] = boxLo;
+          probe[U] = stop;
+          if (stop > boxLo && stop < hi && this.#lowerOk(i, true)) probe[OK] = stop;
           this.#searchLower(i, true);
           safeLo = probe[OK];
         }

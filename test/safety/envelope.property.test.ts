@@ -221,9 +221,29 @@ describe('JointEnvelope properties', () => {
     expect(totalTicks).toBeGreaterThanOrEqual(100_000);
   });
 
-  it('holds the same properties with fresh random seeds', () => {
+  it('regression: a stop right after holding 8e-13 above a lower limit of ~0 reaches standstill', () => {
+    // Found by the fresh search (seed -2138517669): joint 4 never reported rest after the stop.
+    const joints: JointLimits[] = [
+      { lower: -3.158972968216258e-255, range: 0.12437876788453947, velocity: 0.7232186303227702, acceleration: 0.3396122522792554, jerk: 584.2628612959035, marginFraction: 0.2 },
+      { lower: -1.1656109415773785e-95, range: 0.7018916467270817, velocity: 0.0771794808508011, acceleration: 2.4853310426730624, jerk: 6.418550412963213, marginFraction: 0.05 },
+      { lower: -4.604051337477237e-63, range: 0.21583701919775228, velocity: 0.1069490526605443, acceleration: 0.2386044291342845, jerk: 17.838525830917224, marginFraction: 0 },
+      { lower: -4.1188353267452544e-139, range: 2.830250889430201, velocity: 0.3102370279621683, acceleration: 0.3219176674187853, jerk: 142.21169174650103, marginFraction: 0.05 },
+      { lower: -2.821220109288212e-250, range: 0.09646133270642102, velocity: 0.9803286843028228, acceleration: 0.5229135928284796, jerk: 77.49416654551437, marginFraction: 0.05 },
+      { lower: -3.3643790996794114e-186, range: 0.05756357316012948, velocity: 5.3496338870111115, acceleration: 18.361783573422912, jerk: 97.14258709634709, marginFraction: 0.2 },
+      { lower: -1.697756414077425e-213, range: 0.20841183899730686, velocity: 0.0871351639237391, acceleration: 0.5723257584841438, jerk: 15.976926697518731, marginFraction: 0 },
+    ];
+    run({ joints, rateHz: 100, start: 1.3583771465278538e-203 }, [
+      { kind: 'hold', at: [0, 0, 0, 0, 8.033702663155919e-13, 0, 0], ticks: 5 },
+      { kind: 'stop' },
+      { kind: 'value', at: [0, 0, 0, 0, 0, 0, 0] },
+    ]);
+  });
+
+  const freshRuns = Number(process.env.ENVELOPE_RUNS ?? 300);
+  // A long search (ENVELOPE_RUNS=20000) outlasts the 60 s default test timeout on a loaded machine.
+  it('holds the same properties with fresh random seeds', { timeout: Math.max(60_000, freshRuns * 100) }, () => {
     totalTicks = 0;
-    fc.assert(fc.property(scenario, ({ setup, steps }) => run(setup, steps)), { numRuns: Number(process.env.ENVELOPE_RUNS ?? 300) });
+    fc.assert(fc.property(scenario, ({ setup, steps }) => run(setup, steps)), { numRuns: freshRuns });
     expect(totalTicks).toBeGreaterThan(0);
   });
 });

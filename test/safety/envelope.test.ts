@@ -103,6 +103,41 @@ describe('JointEnvelope', () => {
     expect(envelope.atRest).toBe(true);
   });
 
+  it('comes to rest after a step of a few ulps next to a limit, holding and braking', () => {
+    // A one-tick step of d leaves a speed of d/dt; stopping it takes d/dt² of acceleration,
+    // far below the 2^-20 bisection step of the position check, which once let the joint creep
+    // away from the limit at that speed for ever: never at rest, so no power-off after a
+    // category-1 stop (fast-check counterexample, envelope.property.test.ts).
+    const limitSets = [
+      { position: [-2.8e-250, 0.0965] as [number, number], velocity: 0.98, acceleration: 0.523, jerk: 77.5, soft_margin: 0.0048 },
+      { position: [-1, 1] as [number, number], velocity: 1, acceleration: 10, jerk: 200, soft_margin: 0 },
+      { position: [0.3, 2.5] as [number, number], velocity: 2, acceleration: 10, jerk: 5000, soft_margin: 0.1 },
+    ];
+    for (const limits of limitSets) {
+      for (const rate of [100, 1000]) {
+        for (const side of [0, 1]) {
+          const edge = limits.position[side];
+          for (let exponent = -16; exponent <= -7; exponent++) {
+            const target = Float64Array.of(edge + (side === 0 ? 1 : -1) * 10 ** exponent * Math.max(1, Math.abs(edge)));
+            const where = `limits ${JSON.stringify(limits)} ${rate} Hz, target ${target[0]}`;
+            const envelope = new JointEnvelope(limitsFromJoints([joint(limits)]), 1 / rate);
+            envelope.seed(Float64Array.of(edge));
+            let held = 0;
+            while (held < 50 && !(envelope.track(target) >= 0 && envelope.atRest)) held++;
+            expect(held, `holding, ${where}`).toBeLessThan(50);
+            // Within the rest snap (envelope.ts REST_FRACTION), which swallows the smallest steps.
+            expect(Math.abs(envelope.command.position(0) - target[0]), where).toBeLessThan(1e-10);
+            envelope.seed(Float64Array.of(edge));
+            envelope.track(target);
+            let braked = 0;
+            while (braked < 50 && !envelope.brake()) braked++;
+            expect(braked, `braking, ${where}`).toBeLessThan(50);
+          }
+        }
+      }
+    }
+  });
+
   it('bounds the target with targetMin/targetMax (force and effort limits)', () => {
     const envelope = new JointEnvelope(limitsFromJoints([joint()]), dt);
     envelope.seed(Float64Array.of(0));
