@@ -2,9 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
+import { editYaml, problemsOf } from './support.js';
 import {
-  ConfigError,
   checkRobotDescription,
   formatPath,
   loadRobotDescription,
@@ -27,22 +26,7 @@ function write(text: string): string {
 
 /** sim-arm.yaml with some fields set (undefined deletes), keeping comments and layout. */
 function variant(edits: [readonly (string | number)[], unknown][]): string {
-  const doc = parseDocument(simArm);
-  for (const [at, value] of edits) {
-    if (value === undefined) doc.deleteIn(at);
-    else doc.setIn(at, value);
-  }
-  return write(doc.toString());
-}
-
-function problemsOf(file: string): ConfigProblem[] {
-  try {
-    loadRobotDescription(file);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error(`${file} loaded without problems`);
+  return write(editYaml(simArm, edits));
 }
 
 function expectProblem(problems: ConfigProblem[], file: string, fieldPath: string, message?: RegExp): ConfigProblem {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { ConfigError, loadRobotDescription, type ConfigProblem } from '../../../src/runtime/config/index.js';
+import { loadRobotDescription, type ConfigProblem } from '../../../src/runtime/config/index.js';
+import { editYaml, problemsOf } from './support.js';
 import { robotServoArm } from '../../../src/hal/index.js';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
@@ -18,24 +19,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let counter = 0;
 function variant(edits: [readonly (string | number)[], unknown][]): string {
-  const doc = parseDocument(preset);
-  for (const [at, value] of edits) {
-    if (value === undefined) doc.deleteIn(at);
-    else doc.setIn(at, value);
-  }
   const file = path.join(dir, `robot-${++counter}.yaml`);
-  writeFileSync(file, doc.toString());
+  writeFileSync(file, editYaml(preset, edits));
   return file;
-}
-
-function problemsOf(file: string): ConfigProblem[] {
-  try {
-    loadRobotDescription(file);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error(`${file} loaded without problems`);
 }
 
 function expectProblem(problems: ConfigProblem[], fieldPath: string, message: RegExp): void {
