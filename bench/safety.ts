@@ -10,7 +10,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { JointDescription } from '../src/hal/robot-description.js';
+import type { JointDescription } from '../src/robot/index.js';
 import { JointEnvelope, limitsFromJoints, warmUpEnvelope } from '../src/safety/index.js';
 
 const JOINTS = 7;

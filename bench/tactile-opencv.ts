@@ -35,7 +35,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { CV, Mat } from '@techstark/opencv-js';
-import type { FingertipDescription, RobotDescription } from '../src/hal/robot-description.js';
+import type { FingertipDescription, RobotDescription } from '../src/robot/index.js';
 import { loadRobotDescription } from '../src/runtime/config/index.js';
 import { createTouchEstimator } from '../src/tactile/index.js';
 import {

@@ -13,7 +13,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import type { RobotDescription } from '../src/hal/robot-description.js';
+import type { RobotDescription } from '../src/robot/index.js';
 import { loadRobotDescription } from '../src/runtime/config/index.js';
 import { createTouchEstimator } from '../src/tactile/index.js';
 import { contactScenarios, createSyntheticClip, evaluateContactClip, stressScenarios } from '../src/tactile/synthetic.js';

@@ -10,7 +10,7 @@
  * The wrist's yaw and roll joints are optional (robots/pi-servo-arm.yaml has no wrist yaw): the
  * tool offset is the sum of the wrist links present, and those present are held at 0.
  */
-import type { RobotDescription } from '../src/hal/robot-description.js';
+import type { RobotDescription } from '../src/robot/index.js';
 import type { SimPlant } from '../src/hal/sim/index.js';
 
 export interface Expert {

@@ -4,7 +4,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { TactileCalibrateCliOptions, TactileReplayCliOptions } from './tactile/commands.js';
+import type { RunCliOptions } from './commands/robot.js';
+import type { TactileCalibrateCliOptions, TactileReplayCliOptions } from './commands/tactile.js';
 
 const packageRoot = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const defaultRobot = `${packageRoot}robots/sim-arm.yaml`;
@@ -21,6 +22,8 @@ function halOption(description = "what drives the joints: sim (the plant simulat
   return new Option('--hal <kind>', description).choices(['sim', 'emulated', 'real']);
 }
 
+// Each command's implementation is imported when it runs (src/commands/), so `embody schema` does
+// not load onnxruntime.
 const program = new Command()
   .name('embody')
   .description('On-robot runtime: one learned policy drives any robot body described in YAML')
@@ -41,7 +44,7 @@ program
   .addOption(halOption())
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (options: RunCliOptions) => {
-    const { runCommand } = await import('./runtime/commands.js');
+    const { runCommand } = await import('./commands/robot.js');
     process.exitCode = await runCommand(options);
   });
 
@@ -52,7 +55,7 @@ program
   .option('--policy <file>', 'policy manifest (YAML) overriding the one robot.yaml names')
   .addOption(halOption('which hardware to probe: real (the buses robot.yaml names) or emulated (the chip models); default real for a robot with real drivers'))
   .action(async (options: { robot: string; policy?: string; hal?: HalChoice }) => {
-    const { checkCommand } = await import('./runtime/commands.js');
+    const { checkCommand } = await import('./commands/robot.js');
     process.exitCode = await checkCommand(options);
   });
 
@@ -60,7 +63,7 @@ program
   .command('schema')
   .description('print the JSON Schema of robot.yaml (for editor completion)')
   .action(async () => {
-    const { schemaCommand } = await import('./runtime/commands.js');
+    const { schemaCommand } = await import('./commands/robot.js');
     schemaCommand();
   });
 
@@ -70,7 +73,7 @@ model
   .argument('<model>', 'ONNX file')
   .description('inputs, outputs, types, shapes and quantization')
   .action(async (file: string) => {
-    const { modelInspectCommand } = await import('./runtime/commands.js');
+    const { modelInspectCommand } = await import('./commands/robot.js');
     process.exitCode = await modelInspectCommand(file);
   });
 model
@@ -80,7 +83,7 @@ model
   .option('--runs <n>', 'timed runs', '500')
   .description('latency of session.run() on random inputs against the control budget')
   .action(async (file: string, options: { rate: string; runs: string }) => {
-    const { modelBenchCommand } = await import('./runtime/commands.js');
+    const { modelBenchCommand } = await import('./commands/robot.js');
     process.exitCode = await modelBenchCommand(file, Number(options.rate), Number(options.runs));
   });
 
@@ -147,7 +150,7 @@ tactile
   .option('--fingertip <name>', 'fingertip of --robot')
   .option('--jsonl', 'print {frame, t, contact, p, area, centroid, shear, force, flags} per frame (summary to stderr)')
   .action(async (clip: string, options: TactileReplayCliOptions) => {
-    const { tactileReplayCommand } = await import('./tactile/commands.js');
+    const { tactileReplayCommand } = await import('./commands/tactile.js');
     process.exitCode = await tactileReplayCommand(clip, options);
   });
 tactile
@@ -161,21 +164,8 @@ tactile
   .option('--unit <unit>', 'unit of the loads', 'N')
   .option('--json', 'print the fit as JSON')
   .action(async (options: TactileCalibrateCliOptions) => {
-    const { tactileCalibrateCommand } = await import('./tactile/commands.js');
+    const { tactileCalibrateCommand } = await import('./commands/tactile.js');
     process.exitCode = await tactileCalibrateCommand(options);
   });
-
-export interface RunCliOptions {
-  robot: string;
-  policy?: string;
-  duration?: number;
-  broker?: string;
-  stateDir?: string;
-  report?: string;
-  trace?: string;
-  arm?: boolean;
-  hal?: HalChoice;
-  logLevel: string;
-}
 
 await program.parseAsync(process.argv);

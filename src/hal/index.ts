@@ -3,17 +3,15 @@
  * robot.yaml into drivers. The control worker calls openRobotHardware(); nothing else in the
  * runtime knows which driver moves a joint.
  */
-import type { RobotDescription } from './robot-description.js';
+import type { RobotDescription } from '../robot/index.js';
 import { openGpioInput, openGpioOutput } from './gpio/index.js';
 import { SimJointHardware, SimPlant } from './sim/index.js';
 import { EmulatedServoArmHardware, type ServoArmModel } from './sim/devices/servo-arm-model.js';
-import { parseServoArmConfig, servoArmInput, type ServoArmConfig } from './devices/config.js';
+import { parseServoArmConfig, servoArmInput, type ServoArmConfig } from '../robot/index.js';
 import { ServoArmHardware } from './devices/servo-arm.js';
 import type { DigitalInput, DigitalOutput, JointHardware } from './types.js';
 
 export * from './types.js';
-export * from './robot-description.js';
-export { SerialChain } from './kinematics.js';
 
 /**
  * What sits behind the drivers:

@@ -3,7 +3,7 @@
  * hardware_interface): open, then read() and write() once per control tick, then close.
  * The control worker only ever talks to these interfaces.
  */
-import type { SafeCommand } from '../safety/safe-command.js';
+import type { SafeCommand } from '../safety/index.js';
 
 /** Measured joint state, one slot per joint in robot.yaml order. Preallocated by the caller. */
 export interface JointState {

@@ -3,9 +3,9 @@
  * what happened, with the tick (and time) it happened at, so a failing scenario reads as a
  * story rather than a boolean.
  */
-import { Mode, modeNames } from '../runtime/shared-state.js';
 import type { Expectation } from './scenario.js';
 import { Outputs, WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
+import { Mode, modeNames } from '../runtime/index.js';
 
 export interface Verdict {
   readonly expected: string;

@@ -7,9 +7,9 @@
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { RECORD_CHUNK_TICKS, RIG_PROTOCOL, rigTopics, runRequestSchema, type RecordChunk, type RecordDone } from './rig-protocol.js';
-import { readYamlFile } from '../runtime/config/problems.js';
 import type { LoadedScenario } from './scenario.js';
 import { runOnSim } from './sim-target.js';
+import { readYamlFile } from '../runtime/index.js';
 
 export interface ReferenceRigOptions {
   readonly brokerUrl: string;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { robotDescriptionSchema } from '../hal/robot-description.js';
+import { robotDescriptionSchema } from '../robot/index.js';
 import { RIG_PROTOCOL, recordChunkSchema, recordDoneSchema, recordErrorSchema, rigStatusSchema, rigTopics, type RecordChunk, type RunRequest } from './rig-protocol.js';
 import type { LoadedScenario } from './scenario.js';
 import type { TargetRun } from './sim-target.js';

@@ -4,13 +4,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../runtime/config/problems.js';
 import { judge } from './expectations.js';
 import { junitXml, type ScenarioResult } from './junit.js';
 import { loadScenario } from './scenario.js';
 import { parseRigTarget } from './rig-protocol.js';
 import { runOnRig } from './rig-target.js';
 import { runOnSim, type TargetRun } from './sim-target.js';
+import { ConfigError } from '../runtime/index.js';
 
 export interface HilOptions {
   readonly target: string;

@@ -5,8 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, displayFile, formatPath, readYamlFile, validateSource, type ConfigProblem, type FieldPath } from '../runtime/config/problems.js';
-import { modeNames } from '../runtime/shared-state.js';
+import { ConfigError, displayFile, formatPath, readYamlFile, validateSource, type ConfigProblem, type FieldPath, modeNames } from '../runtime/index.js';
 
 const ms = z.number().min(0).describe('milliseconds from the start of the run');
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower_snake_case');

@@ -13,38 +13,16 @@
  */
 import { createHash } from 'node:crypto';
 import { createSimCameraRenderer } from '../hal/camera/index.js';
-import { hardwareWorldSize, openRobotHardware, robotForHal, robotServoArm, type Frame, type RobotDescription, type RobotHardware } from '../hal/index.js';
+import { hardwareWorldSize, openRobotHardware, robotForHal, robotServoArm, type Frame, type RobotHardware } from '../hal/index.js';
+import type { RobotDescription } from '../robot/index.js';
 import type { ServoArmModel } from '../hal/sim/devices/servo-arm-model.js';
 import type { DeviceModel } from '../hal/sim/devices/model.js';
 import { CameraFault, CameraFaultInjector, JointFault, JointFaultInjector } from '../hal/inject/index.js';
 import { createRandom, worldTask } from '../hal/sim/index.js';
-import { loadConfig } from '../runtime/config/index.js';
-import { ConfigError, displayFile, type ConfigProblem } from '../runtime/config/problems.js';
-import { ControlLoop } from '../runtime/control-loop.js';
-import { ClockTime, type ClockReading } from '../runtime/clock.js';
-import { EventRingReader } from '../runtime/event-ring.js';
-import { PolicyRunner } from '../runtime/policy/runner.js';
-import {
-  allocateShared,
-  CHUNK_HEADER,
-  Counter,
-  Ctrl,
-  EventKind,
-  eventKindNames,
-  Mode,
-  OperatorCommand,
-  readFaultText,
-  SNAPSHOT_HEADER,
-  snapshotWorldOffset,
-  TRACE_CAPACITY,
-  traceRecordSize,
-  viewShared,
-  type ModeCode,
-} from '../runtime/shared-state.js';
-import { LoopHealth } from '../runtime/systemd.js';
 import { interventionNames } from '../safety/index.js';
 import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
 import type { I2C_FAULTS, LoadedScenario, Stimulus } from './scenario.js';
+import { loadConfig, ConfigError, displayFile, type ConfigProblem, ControlLoop, ClockTime, type ClockReading, EventRingReader, PolicyRunner, allocateShared, CHUNK_HEADER, Counter, Ctrl, EventKind, eventKindNames, Mode, OperatorCommand, readFaultText, SNAPSHOT_HEADER, snapshotWorldOffset, TRACE_CAPACITY, traceRecordSize, viewShared, type ModeCode, LoopHealth } from '../runtime/index.js';
 
 /** Watchdog period asked about on the virtual clock (systemd pets at half of WatchdogSec). */
 export const WATCHDOG_PERIOD_MS = 500;

@@ -13,7 +13,7 @@
  */
 import type { RobotHardware } from '../hal/index.js';
 import { createJointState, type JointState } from '../hal/types.js';
-import type { RobotDescription } from '../hal/robot-description.js';
+import type { RobotDescription } from '../robot/index.js';
 import {
   ContactLimits,
   Intervention,

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Observable, Subject, interval, mergeMap, from, share, takeUntil } from 'rxjs';
-import type { RobotDescription } from '../hal/robot-description.js';
+import type { RobotDescription } from '../robot/index.js';
 import type { HardwareOptions } from '../hal/index.js';
 import { EventRingReader, type ControlEvent } from './event-ring.js';
 import {

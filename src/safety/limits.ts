@@ -3,7 +3,7 @@
  * checked once at start. The envelope refuses limits that are missing, inverted or unsafe
  * instead of guessing, because a wrong limit is silently wrong on every tick after.
  */
-import type { JointDescription } from '../hal/robot-description.js';
+import type { JointDescription } from '../robot/index.js';
 
 export interface EnvelopeLimits {
   readonly lower: Float64Array;

@@ -8,7 +8,7 @@
  *    collision.
  * Either, held for longer than a short filter time, trips FAULT.
  */
-import type { JointDescription } from '../hal/robot-description.js';
+import type { JointDescription } from '../robot/index.js';
 
 const STANDSTILL_TOLERANCE = { revolute: 0.02, prismatic: 0.002 } as const;
 /** Generous for hobby servos: the sim servo lags up to ~0.15 rad at full speed. */

@@ -9,8 +9,8 @@
  * paths are short, but the tip may cross a box face by a few millimetres while braking
  * (docs/SAFETY.md says so).
  */
-import { SerialChain } from '../hal/kinematics.js';
-import type { RobotDescription } from '../hal/robot-description.js';
+import { SerialChain } from '../robot/index.js';
+import type { RobotDescription } from '../robot/index.js';
 import { Brake, stopDistanceUpIn } from './braking.js';
 import type { EnvelopeLimits } from './limits.js';
 

@@ -30,7 +30,7 @@
  * allocate nothing per frame: every buffer is made here, every per-frame double lives in a
  * typed array (V8 boxes doubles stored in object fields and context variables).
  */
-import type { FingertipDescription } from '../hal/robot-description.js';
+import type { FingertipDescription } from '../robot/index.js';
 import type { Frame } from '../hal/types.js';
 import type { ForceCalibration } from './calibration.js';
 import { TouchFlag } from './flags.js';

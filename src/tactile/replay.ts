@@ -5,7 +5,7 @@
  * own recordings (`embody tactile replay CLIP --jsonl`).
  */
 import { spawn } from 'node:child_process';
-import type { FingertipDescription } from '../hal/robot-description.js';
+import type { FingertipDescription } from '../robot/index.js';
 import { probeClip, type ClipInfo } from '../hal/camera/probe.js';
 import { RawFrameParser } from '../hal/camera/parser.js';
 import { createTouchEstimator, type TouchEstimator, type TouchEstimatorOptions } from './estimator.js';

@@ -6,7 +6,7 @@
  * pads, a tangential shear of the contact patch or a partial slip (inner disc and outer ring
  * moving apart). Allocates per frame: not for the hot path.
  */
-import type { CameraDescription, FingertipDescription, RobotDescription } from '../hal/robot-description.js';
+import type { CameraDescription, FingertipDescription, RobotDescription } from '../robot/index.js';
 import { createRandom, renderWristFrame, SimPlant, World } from '../hal/sim/index.js';
 import { createTouchEstimator, type TouchEstimatorOptions } from './estimator.js';
 

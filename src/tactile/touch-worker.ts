@@ -4,7 +4,7 @@
  * its event loop while running (Atomics.wait), like the control worker; exits on STOP.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { FingertipDescription } from '../hal/robot-description.js';
+import type { FingertipDescription } from '../robot/index.js';
 import type { Frame } from '../hal/types.js';
 import { createTouchEstimator, type TouchEstimatorOptions } from './estimator.js';
 import { Ctrl, FRESH, Header, fields, viewTouchShared, type TouchSharedBuffers } from './shared.js';

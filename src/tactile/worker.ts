@@ -10,7 +10,7 @@
  * determinism, and this wrapper runs the very same code in the other thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { FingertipDescription } from '../hal/robot-description.js';
+import type { FingertipDescription } from '../robot/index.js';
 import type { Frame } from '../hal/types.js';
 import type { TouchEstimatorOptions, TouchReadout } from './estimator.js';
 import { Ctrl, FRESH, Header, allocateTouchShared, fields, viewTouchShared, type TouchShared } from './shared.js';

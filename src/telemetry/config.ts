@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { OutboxLimits } from './outbox.js';
 
-/** robot.yaml `telemetry.broker` (src/hal/robot-description.ts), snake_case as written. */
+/** robot.yaml `telemetry.broker` (src/robot/description.ts), snake_case as written. */
 export interface BrokerConfig {
   readonly url: string;
   readonly ca_file?: string;

@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
-import { hardwareWorldSize, type RobotDescription } from '../../src/hal/index.js';
+import { hardwareWorldSize } from '../../src/hal/index.js';
+import type { RobotDescription } from '../../src/robot/index.js';
 import { loadRobotDescription } from '../../src/runtime/config/index.js';
 import { ControlThread } from '../../src/runtime/control-thread.js';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JointDescription } from '../../src/hal/robot-description.js';
+import type { JointDescription } from '../../src/robot/index.js';
 import { ContactLimits, DeviationMonitor, limitsFromJoints } from '../../src/safety/index.js';
 
 const joint = (name: string, type: 'revolute' | 'prismatic', effort: number): JointDescription => ({

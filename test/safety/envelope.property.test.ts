@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { JointDescription } from '../../src/hal/robot-description.js';
+import type { JointDescription } from '../../src/robot/index.js';
 import { stopDistanceUp } from '../../src/safety/braking.js';
 import { JointEnvelope, Verdict } from '../../src/safety/envelope.js';
 import { limitsFromJoints } from '../../src/safety/limits.js';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRobotDescription } from '../../src/runtime/config/index.js';
-import type { JointDescription } from '../../src/hal/robot-description.js';
+import type { JointDescription } from '../../src/robot/index.js';
 import { SimJointHardware } from '../../src/hal/sim/index.js';
 import { Intervention, JointEnvelope, Verdict } from '../../src/safety/envelope.js';
 import { limitsFromJoints } from '../../src/safety/limits.js';

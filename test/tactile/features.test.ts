@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { FingertipDescription } from '../../src/hal/robot-description.js';
+import type { FingertipDescription } from '../../src/robot/index.js';
 import { loadRobotDescription } from '../../src/runtime/config/index.js';
 import {
   applyForceCalibration,

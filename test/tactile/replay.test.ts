@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRobotDescription } from '../../src/runtime/config/index.js';
-import { parseSample, tactileCalibrateCommand, tactileReplayCommand } from '../../src/tactile/commands.js';
+import { parseSample, tactileCalibrateCommand, tactileReplayCommand } from '../../src/commands/tactile.js';
 import { parseRoi, type ReplayRecord } from '../../src/tactile/replay.js';
 import { contactForce, createSyntheticClip, writeSyntheticClip } from '../../src/tactile/synthetic.js';
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { telemetrySchema } from '../../src/hal/robot-description.js';
+import { telemetrySchema } from '../../src/robot/index.js';
 import { robotJsonSchema } from '../../src/runtime/config/robot.js';
 import {
   backoffDelay,

@@ -15,7 +15,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import type { CameraDescription } from '../robot-description.js';
+import type { CameraDescription } from '../../robot/index.js';
 import type { RawPixelFormat } from './parser.js';
 
 export interface CameraCommand {

@@ -6,7 +6,7 @@
  * frames to stdout (./process.ts, command lines in ./backends.ts).
  */
 import { interval, map, filter, type Observable } from 'rxjs';
-import type { CameraDescription, RobotDescription } from '../robot-description.js';
+import type { CameraDescription, RobotDescription } from '../../robot/index.js';
 import type { HardwareOptions } from '../index.js';
 import type { Frame } from '../types.js';
 import { createRandom, describeWorld, renderWristFrame, SimPlant, worldTask } from '../sim/index.js';

@@ -22,13 +22,11 @@
  */
 import { hex, swap16, toInt16, type I2cBus } from '../bus/types.js';
 import { I2cDevice, type MuxRoute } from './i2c-device.js';
+import { ADS1115_DATA_RATES, ADS1115_PGA_VOLTS, type Ads1115DataRate, type Ads1115Pga } from '../../robot/index.js';
 
 export const Ads1115Reg = { CONVERSION: 0x00, CONFIG: 0x01, LO_THRESH: 0x02, HI_THRESH: 0x03 } as const;
 export const ADS1115_DEFAULT_CONFIG = 0x8583;
-export const ADS1115_DATA_RATES = [8, 16, 32, 64, 128, 250, 475, 860] as const;
-export const ADS1115_PGA_VOLTS = [6.144, 4.096, 2.048, 1.024, 0.512, 0.256] as const;
-export type Ads1115DataRate = (typeof ADS1115_DATA_RATES)[number];
-export type Ads1115Pga = (typeof ADS1115_PGA_VOLTS)[number];
+export { ADS1115_DATA_RATES, ADS1115_PGA_VOLTS, type Ads1115DataRate, type Ads1115Pga };
 
 export interface Ads1115Options {
   readonly label?: string;

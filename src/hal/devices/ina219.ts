@@ -20,10 +20,11 @@
  */
 import { hex, swap16, toInt16, type I2cBus } from '../bus/types.js';
 import { I2cDevice, type MuxRoute } from './i2c-device.js';
+import { INA219_SHUNT_RANGES } from '../../robot/index.js';
 
 export const Ina219Reg = { CONFIG: 0x00, SHUNT: 0x01, BUS: 0x02, POWER: 0x03, CURRENT: 0x04, CALIBRATION: 0x05 } as const;
 export const INA219_DEFAULT_CONFIG = 0x399f;
-export const INA219_SHUNT_RANGES = [0.04, 0.08, 0.16, 0.32] as const;
+export { INA219_SHUNT_RANGES };
 
 /** Slots of Ina219.reading. */
 export const Ina219Value = { BUS_VOLTS: 0, CURRENT_A: 1, POWER_W: 2, SIZE: 3 } as const;

@@ -30,23 +30,5 @@ export {
 export { Ina219, ina219Calibration, Ina219Reg, Ina219Value, INA219_DEFAULT_CONFIG, INA219_SHUNT_RANGES, type Ina219Calibration, type Ina219Options } from './ina219.js';
 export { As5600, As5600Reg, As5600Status, AS5600_ADDRESS, AS5600_COUNTS, type As5600Options } from './as5600.js';
 export { Tca9548a, TCA9548A_DEFAULT_ADDRESS } from './tca9548a.js';
-export {
-  ads1115Schema,
-  as5600Schema,
-  fingertipFsrSchema,
-  followSchema,
-  ina219Schema,
-  muxSchema,
-  outputEnableSchema,
-  parseServoArmConfig,
-  pca9685Schema,
-  servoArmSchema,
-  servoCalibrationSchema,
-  servoJointSchema,
-  type FingertipFsrConfig,
-  type ServoArmConfig,
-  type ServoArmConfigInput,
-  type ServoJointConfig,
-} from './config.js';
 export { ServoArmHardware, Supply, type BusLease, type ServoArmOptions } from './servo-arm.js';
 export { encoderJointPosition, formatServoArmProbe, probeServoArm, servoArmProbeProblems, type DeviceProbe, type DeviceProbeStatus, type ProbedChip, type ServoArmProbeOptions } from './probe-arm.js';

@@ -46,7 +46,7 @@ import type { GpioOutput } from '../gpio/types.js';
 import { HardwareError } from '../types.js';
 import { Ads1115, ADS1115_DATA_RATES, ADS1115_PGA_VOLTS, Ads1115Reg, type Ads1115DataRate, type Ads1115Pga } from './ads1115.js';
 import { As5600, As5600Reg, As5600Status, AS5600_COUNTS } from './as5600.js';
-import type { ServoArmConfig, ServoJointConfig } from './config.js';
+import type { ServoArmConfig, ServoJointConfig } from '../../robot/index.js';
 import type { MuxRoute } from './i2c-device.js';
 import { Ina219, Ina219Reg, Ina219Value } from './ina219.js';
 import { Mode1, Pca9685, Pca9685Reg } from './pca9685.js';

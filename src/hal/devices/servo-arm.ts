@@ -29,7 +29,7 @@
  * Unpowered (SafeCommand.powered = false, a category-0 stop): /OE released first (every output low
  * at once, even with the I2C bus dead), then every channel full OFF.
  */
-import type { SafeCommand } from '../../safety/safe-command.js';
+import type { SafeCommand } from '../../safety/index.js';
 import { hex, I2cStat, type I2cBus } from '../bus/types.js';
 import { openI2cBus } from '../bus/linux.js';
 import { openGpioOutput } from '../gpio/index.js';
@@ -37,7 +37,7 @@ import type { GpioOutput } from '../gpio/types.js';
 import { HardwareError, type JointHardware, type JointState } from '../types.js';
 import { Ads1115, type Ads1115DataRate, type Ads1115Pga } from './ads1115.js';
 import { As5600, AS5600_COUNTS } from './as5600.js';
-import type { ServoArmConfig } from './config.js';
+import type { ServoArmConfig } from '../../robot/index.js';
 import type { MuxRoute } from './i2c-device.js';
 import { Ina219, Ina219Value } from './ina219.js';
 import { Pca9685 } from './pca9685.js';

@@ -5,7 +5,7 @@
  * appears). No allocation per tick while nothing is injected, nor while something is.
  */
 import { HardwareError, type JointHardware, type JointState } from '../types.js';
-import type { SafeCommand } from '../../safety/safe-command.js';
+import type { SafeCommand } from '../../safety/index.js';
 
 export const JointFault = { NONE: 0, ERROR: 1, FREEZE: 2, JUMP: 3 } as const;
 export type JointFaultCode = (typeof JointFault)[keyof typeof JointFault];

@@ -2,5 +2,4 @@
 export { SimPlant, World, describeWorld, worldTask, type PlantTruth } from './plant.js';
 export { SimJointHardware } from './joint-hardware.js';
 export { renderWristFrame } from './wrist-camera.js';
-export { SerialChain } from '../kinematics.js';
 export { createRandom, type Random } from './random.js';

@@ -3,7 +3,7 @@
  * takes the envelope's SafeCommand and advances the plant one control period, so the plant
  * runs in lock-step with the control clock inside the control worker.
  */
-import type { SafeCommand } from '../../safety/safe-command.js';
+import type { SafeCommand } from '../../safety/index.js';
 import { HardwareError, type JointHardware, type JointState } from '../types.js';
 import type { SimPlant } from './plant.js';
 

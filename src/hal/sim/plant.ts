@@ -5,9 +5,9 @@
  * gripper can squeeze, lift and drop. Deterministic from a seed; allocation-free per step,
  * because the control worker steps it at the control rate.
  */
-import type { RobotDescription } from '../robot-description.js';
+import type { RobotDescription } from '../../robot/index.js';
 import type { JointState } from '../types.js';
-import { SerialChain } from '../kinematics.js';
+import { SerialChain } from '../../robot/index.js';
 import { createRandom } from './random.js';
 
 /** Layout of the world state the plant publishes for cameras and reports. */

@@ -6,7 +6,7 @@
  * grip force: the contact patch darkens and the dots spread, as a gel pad's markers do.
  * That deformation is all the touch estimator gets. Allocation-free per frame.
  */
-import type { CameraDescription, FingertipDescription } from '../robot-description.js';
+import type { CameraDescription, FingertipDescription } from '../../robot/index.js';
 import { World } from './plant.js';
 import type { Random } from './random.js';
 

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import type { RobotDescription } from '../../hal/robot-description.js';
+import type { RobotDescription } from '../../robot/index.js';
 import type { PolicyManifest } from '../policy/manifest.js';
 import { openPolicySession } from './model-check.js';
 import { crossCheck, readPolicyManifest } from './policy.js';

@@ -12,7 +12,7 @@ import {
   jointSchema,
   robotDescriptionSchema,
   type RobotDescription,
-} from '../../hal/robot-description.js';
+} from '../../robot/index.js';
 import {
   ConfigError,
   ProblemList,
@@ -26,7 +26,7 @@ import {
   type FieldPath,
 } from './problems.js';
 import type { RobotOutline } from './policy.js';
-import { servoArmInput, servoArmSchema, servoArmSectionSchema } from '../../hal/devices/config.js';
+import { servoArmInput, servoArmSchema, servoArmSectionSchema } from '../../robot/index.js';
 
 export interface RobotReadResult {
   /** Present only when there are no problems. */

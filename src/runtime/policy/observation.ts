@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { Frame } from '../../hal/types.js';
-import type { RobotDescription } from '../../hal/robot-description.js';
+import type { RobotDescription } from '../../robot/index.js';
 import { SNAPSHOT_HEADER } from '../shared-state.js';
 import { createImagePreprocessor } from './image-preprocess.js';
 import type { PolicyInput, PolicyManifest } from './manifest.js';

@@ -5,7 +5,7 @@
  * fixed ring for percentiles.
  */
 import type * as ort from 'onnxruntime-node';
-import type { RobotDescription } from '../../hal/robot-description.js';
+import type { RobotDescription } from '../../robot/index.js';
 import { SNAPSHOT_HEADER } from '../shared-state.js';
 import type { PolicyManifest } from './manifest.js';
 import { createObservationBuilder, type ObservationGap, type ObservationSources } from './observation.js';

@@ -1,6 +1,6 @@
 /** The command line of each camera backend, and the robot.yaml fields that shape it. */
 import { describe, expect, it } from 'vitest';
-import { cameraSchema, fingertipSchema, type CameraDescription } from '../../../src/hal/robot-description.js';
+import { cameraSchema, fingertipSchema, type CameraDescription } from '../../../src/robot/index.js';
 import { cameraCommand, fileCommand, findOnPath, gstreamerCommand, libcameraCommand, splitPipeline, v4l2Command } from '../../../src/hal/camera/index.js';
 
 const camera = (fields: Record<string, unknown>): CameraDescription =>

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom, map, take, toArray, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cameraSchema, type CameraDescription } from '../../../src/hal/robot-description.js';
+import { cameraSchema, type CameraDescription } from '../../../src/robot/index.js';
 import type { Frame } from '../../../src/hal/types.js';
 import { cameraFrames, createCameraHealth, libcameraCommand, processCameraFrames, RawFrameParser, type CameraEvent } from '../../../src/hal/camera/index.js';
 import { loadRobotDescription } from '../../../src/runtime/config/index.js';

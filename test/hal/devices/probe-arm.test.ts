@@ -13,8 +13,8 @@ import {
   probeServoArm,
   servoArmProbeProblems,
   type DeviceProbe,
-  type ServoArmConfig,
 } from '../../../src/hal/devices/index.js';
+import type { ServoArmConfig } from '../../../src/robot/index.js';
 import type { GpioLevel, GpioOutput } from '../../../src/hal/gpio/types.js';
 import { ServoArmModel, type ModelFault } from '../../../src/hal/sim/devices/index.js';
 import { DT, exampleConfig } from './support.js';

@@ -2,8 +2,8 @@
  * Shared pieces of the device tests: the example arm's config and joints, an envelope around
  * them (the only way to get a SafeCommand), and an emulated arm.
  */
-import type { JointDescription } from '../../../src/hal/robot-description.js';
-import { parseServoArmConfig, type ServoArmConfig, type ServoArmConfigInput } from '../../../src/hal/devices/index.js';
+import type { JointDescription } from '../../../src/robot/index.js';
+import { parseServoArmConfig, type ServoArmConfig, type ServoArmConfigInput } from '../../../src/robot/index.js';
 import { EmulatedServoArmHardware, piServoArmExample, type ServoArmModelOptions } from '../../../src/hal/sim/devices/index.js';
 import { JointEnvelope, limitsFromJoints } from '../../../src/safety/index.js';
 

@@ -4,7 +4,7 @@
  * ADS1115 (0x48, AIN0/AIN1), an INA219 on the servo rail (0x41), /OE on BCM 17. The bench, the
  * tests and robots/pi-servo-arm.yaml start from it.
  */
-import type { ServoArmConfigInput } from '../../devices/config.js';
+import type { ServoArmConfigInput } from '../../../robot/index.js';
 import { fsrCalibration } from './servo-arm-model.js';
 
 export const PI_SERVO_ARM_JOINTS = ['base_yaw', 'shoulder_pitch', 'elbow_pitch', 'wrist_pitch', 'wrist_roll', 'gripper'] as const;

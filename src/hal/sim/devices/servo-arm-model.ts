@@ -18,10 +18,10 @@
  * INA219's conversion cycle follow simulated time, deterministically.
  */
 import { EmulatedI2cBus } from '../../bus/emulated.js';
-import type { ServoArmConfig } from '../../devices/config.js';
+import type { ServoArmConfig } from '../../../robot/index.js';
 import { ServoArmHardware } from '../../devices/servo-arm.js';
 import { createGpioModelCells, GpioLineModel } from '../../gpio/model.js';
-import type { SafeCommand } from '../../../safety/safe-command.js';
+import type { SafeCommand } from '../../../safety/index.js';
 import type { JointHardware, JointState } from '../../types.js';
 import type { SimPlant } from '../plant.js';
 import type { SimPushCells } from '../joint-hardware.js';

@@ -3,13 +3,23 @@
  * the HIL runner can call them directly. Each returns the process exit code.
  */
 import * as ort from 'onnxruntime-node';
-import type { RunCliOptions } from '../cli.js';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
-import { ConfigError, loadConfig, robotJsonSchema } from './config/index.js';
-import { createLogger } from './logger.js';
-import { StatusLine } from './output/status-line.js';
-import { runRobot, StoppedBeforeReady } from './run.js';
+import { ConfigError, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
+
+/** `embody run`'s options as the CLI parses them. */
+export interface RunCliOptions {
+  robot: string;
+  policy?: string;
+  duration?: number;
+  broker?: string;
+  stateDir?: string;
+  report?: string;
+  trace?: string;
+  arm?: boolean;
+  hal?: 'sim' | 'emulated' | 'real';
+  logLevel: string;
+}
 
 export async function runCommand(options: RunCliOptions): Promise<number> {
   const log = createLogger({ level: options.logLevel });
@@ -143,14 +153,14 @@ export async function modelInspectCommand(file: string): Promise<number> {
   const describe = (meta: readonly ort.InferenceSession.ValueMetadata[]): string[] =>
     meta.map((m) => (m.isTensor ? `  ${m.name}: ${m.type} [${m.shape.join(', ')}]` : `  ${m.name}: (non-tensor)`));
   process.stdout.write([`model ${file}`, 'inputs:', ...describe(session.inputMetadata), 'outputs:', ...describe(session.outputMetadata)].join('\n') + '\n');
-  const { describeQuantization } = await import('./policy/model-info.js');
+  const { describeQuantization } = await import('../runtime/index.js');
   process.stdout.write(`quantization: ${describeQuantization(file)}\n`);
   await session.release();
   return 0;
 }
 
 export async function modelBenchCommand(file: string, rateHz: number, runs: number): Promise<number> {
-  const { benchModelFile } = await import('./policy/model-info.js');
+  const { benchModelFile } = await import('../runtime/index.js');
   const result = await benchModelFile(file, runs);
   const budgetMs = 1000 / rateHz;
   process.stdout.write(

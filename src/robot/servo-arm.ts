@@ -9,8 +9,14 @@
  * TCA9548A channel each (or a bus each).
  */
 import { z } from 'zod';
-import { ADS1115_DATA_RATES, ADS1115_PGA_VOLTS } from './ads1115.js';
-import { INA219_SHUNT_RANGES } from './ina219.js';
+
+/** The ADS1115's data rates (SPS) and full-scale ranges (V), TI datasheet SBAS444 tables 8/9: the values robot.yaml may name. */
+export const ADS1115_DATA_RATES = [8, 16, 32, 64, 128, 250, 475, 860] as const;
+export const ADS1115_PGA_VOLTS = [6.144, 4.096, 2.048, 1.024, 0.512, 0.256] as const;
+export type Ads1115DataRate = (typeof ADS1115_DATA_RATES)[number];
+export type Ads1115Pga = (typeof ADS1115_PGA_VOLTS)[number];
+/** The INA219's shunt voltage ranges (V), TI datasheet SBOS448 (PGA /1../8). */
+export const INA219_SHUNT_RANGES = [0.04, 0.08, 0.16, 0.32] as const;
 
 const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
 const positive = finite.refine((v) => v > 0, { message: 'must be greater than zero' });

@@ -4,7 +4,7 @@
  * JSON Schema (`embody schema`) for editor completion.
  */
 import { z } from 'zod';
-import { servoArmSectionSchema, servoDriverSchema } from './devices/config.js';
+import { servoArmSectionSchema, servoDriverSchema } from './servo-arm.js';
 
 const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
 const positive = finite.refine((v) => v > 0, { message: 'must be greater than zero' });

@@ -7,9 +7,9 @@
  *                            [--robot FILE --fingertip NAME] [--unit N] [--json]
  */
 import path from 'node:path';
-import type { FingertipDescription } from '../hal/robot-description.js';
-import { fitForceCalibration, type CalibrationPoint } from './calibration.js';
-import { parseRoi, replayClip, type ReplayOptions } from './replay.js';
+import type { FingertipDescription } from '../robot/index.js';
+import { fitForceCalibration, type CalibrationPoint } from '../tactile/calibration.js';
+import { parseRoi, replayClip, type ReplayOptions } from '../tactile/replay.js';
 
 export interface TactileReplayCliOptions {
   roi?: string;
@@ -37,7 +37,7 @@ async function replayOptions(options: { roi?: string; referenceFrames?: string; 
   let fingertip: FingertipDescription | undefined;
   if (options.fingertip !== undefined || options.robot !== undefined) {
     if (!options.robot || !options.fingertip) throw new Error('--robot and --fingertip go together');
-    const { loadRobotDescription } = await import('../runtime/config/index.js');
+    const { loadRobotDescription } = await import('../runtime/index.js');
     const robot = loadRobotDescription(options.robot);
     fingertip = robot.fingertips.find((f) => f.name === options.fingertip);
     if (!fingertip) throw new Error(`${options.robot} has no fingertip '${options.fingertip}' (it has: ${robot.fingertips.map((f) => f.name).join(', ') || 'none'})`);

@@ -4,7 +4,7 @@
  * frame is the last frame; the fingertip point lies `tip_offset` along its x axis.
  * Allocation-free: the chain writes into buffers it owns.
  */
-import type { RobotDescription } from './robot-description.js';
+import type { RobotDescription } from './description.js';
 
 export class SerialChain {
   readonly #origins: Float64Array;

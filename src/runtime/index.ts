@@ -1,0 +1,17 @@
+/**
+ * The runtime room's door: loading and checking a robot (config/), running it (`runRobot`), and
+ * the pieces the HIL harness drives on its virtual clock (the control loop, the shared-memory
+ * records, the policy runner). Other rooms import the runtime from here only.
+ */
+export { collectConfigProblems, loadConfig, loadRobotDescription, robotJsonSchema, type LoadedConfig } from './config/index.js';
+export { ConfigError, displayFile, formatPath, readYamlFile, validateSource, type ConfigProblem, type FieldPath } from './config/problems.js';
+export { createLogger, type Logger } from './logger.js';
+export { StatusLine } from './output/status-line.js';
+export { runRobot, StoppedBeforeReady, type RunOptions } from './run.js';
+export { describeQuantization, benchModelFile } from './policy/model-info.js';
+export { ControlLoop } from './control-loop.js';
+export { ClockTime, type ClockReading } from './clock.js';
+export { EventRingReader, type ControlEvent } from './event-ring.js';
+export { PolicyRunner } from './policy/runner.js';
+export { LoopHealth } from './systemd.js';
+export * from './shared-state.js';
