@@ -9,6 +9,7 @@ import { Observable, Subject, interval, mergeMap, from, share, takeUntil } from 
 import type { RobotDescription } from '../robot/index.js';
 import type { HardwareOptions } from '../hal/index.js';
 import { EventRingReader, type ControlEvent } from './event-ring.js';
+import type { ControlPort } from './pipeline/control-port.js';
 import {
   allocateShared,
   CHUNK_HEADER,
@@ -50,12 +51,10 @@ export interface ControlThreadOptions extends Omit<ControlWorkerData, 'layout' |
 
 export type { ControlEvent } from './event-ring.js';
 
-export interface CommandOutcome {
-  readonly ok: boolean;
-  readonly reason?: string;
-}
+export type { CommandOutcome } from './pipeline/control-port.js';
+import type { CommandOutcome } from './pipeline/control-port.js';
 
-export class ControlThread {
+export class ControlThread implements ControlPort {
   readonly shared: SharedViews;
   readonly events$: Observable<ControlEvent>;
   readonly chunkRequests$: Observable<number>;
@@ -149,6 +148,11 @@ export class ControlThread {
     return Atomics.load(this.shared.control, Ctrl.MODE) as ModeCode;
   }
 
+  /** The tick the worker published last. */
+  get currentTick(): number {
+    return this.shared.snapshot[0];
+  }
+
   get hasExited(): boolean {
     return Atomics.load(this.shared.control, Ctrl.EXITED) === 1;
   }
@@ -225,7 +229,7 @@ export class ControlThread {
   }
 
   /** The latest touch estimate (squeeze and contact) for the envelope, stamped with its frame's tick. */
-  publishTouch(force: number, frameTick: number, contact = false): void {
+  publishTouch(force: number, frameTick: number, contact: boolean): void {
     const counters = this.shared.counters;
     counters[Counter.TOUCH_FORCE] = force;
     counters[Counter.TOUCH_CONTACT] = contact ? 1 : 0;

@@ -243,6 +243,28 @@ export const SNAPSHOT_HEADER = 3;
 export const TRACE_HEADER = 6; // tick, time ms, lateness µs, mode, e-stop input, drives powered
 export const CHUNK_HEADER = 2;
 
+/** The snapshot record's header cells (then position, velocity, effort, command per joint, then the world). */
+export const Snapshot = { TICK: 0, TIME_MS: 1, MODE: 2 } as const;
+
+/**
+ * Named views over one snapshot buffer (made once, read many times: subarrays allocate only here).
+ * The one place besides the writer that knows the record's layout.
+ */
+export interface SnapshotView {
+  readonly buffer: Float64Array;
+  readonly position: Float64Array;
+  readonly velocity: Float64Array;
+  readonly effort: Float64Array;
+  readonly command: Float64Array;
+  /** The simulated world's state (empty on real hardware). */
+  readonly world: Float64Array;
+}
+
+export function snapshotView(buffer: Float64Array, jointCount: number): SnapshotView {
+  const at = (field: number): Float64Array => buffer.subarray(SNAPSHOT_HEADER + field * jointCount, SNAPSHOT_HEADER + (field + 1) * jointCount);
+  return { buffer, position: at(0), velocity: at(1), effort: at(2), command: at(3), world: buffer.subarray(snapshotWorldOffset(jointCount)) };
+}
+
 export function snapshotWorldOffset(jointCount: number): number {
   return SNAPSHOT_HEADER + 4 * jointCount;
 }

@@ -11,6 +11,8 @@ export interface StatusFields {
   readonly starved: number;
   readonly contact: string;
   readonly task?: string;
+  /** The last warning (a camera stall, a fault), until the next one. */
+  readonly alert?: string;
 }
 
 export function formatStatus(s: StatusFields): string {
@@ -24,6 +26,7 @@ export function formatStatus(s: StatusFields): string {
     `touch ${s.contact}`,
     `infer ${s.inferenceP50Ms.toFixed(2)} ms`,
     `starved ${s.starved}`,
+    ...(s.alert ? [`last: ${s.alert}`] : []),
   ];
   return parts.join(' | ');
 }
