@@ -13,16 +13,15 @@
  */
 import { createHash } from 'node:crypto';
 import { createSimCameraRenderer } from '../hal/camera/index.js';
-import { hardwareWorldSize, openRobotHardware, robotForHal, robotServoArm, type Frame, type RobotHardware } from '../hal/index.js';
+import { hardwareWorldSize, openRobotHardware, robotForHal, robotServoArm, type RobotHardware } from '../hal/index.js';
 import type { RobotDescription } from '../robot/index.js';
 import type { ServoArmModel } from '../hal/sim/devices/servo-arm-model.js';
 import type { DeviceModel } from '../hal/sim/devices/model.js';
 import { CameraFault, CameraFaultInjector, JointFault, JointFaultInjector } from '../hal/inject/index.js';
 import { createRandom, worldTask } from '../hal/sim/index.js';
-import { interventionNames } from '../safety/index.js';
-import { createTouchEstimator, type TouchEstimator } from '../tactile/index.js';
 import type { I2C_FAULTS, LoadedScenario, Stimulus } from './scenario.js';
-import { loadConfig, ConfigError, displayFile, type ConfigProblem, ControlLoop, ClockTime, type ClockReading, EventRingReader, PolicyRunner, allocateShared, CHUNK_HEADER, Counter, Ctrl, EventKind, eventKindNames, Mode, OperatorCommand, readFaultText, SNAPSHOT_HEADER, snapshotWorldOffset, TRACE_CAPACITY, traceRecordSize, viewShared, type ModeCode, LoopHealth } from '../runtime/index.js';
+import { describeEvent, TouchStage } from '../runtime/index.js';
+import { loadConfig, ConfigError, displayFile, type ConfigProblem, ControlLoop, ClockTime, type ClockReading, EventRingReader, PolicyRunner, allocateShared, CHUNK_HEADER, Counter, Ctrl, EventKind, Mode, OperatorCommand, readFaultText, SNAPSHOT_HEADER, snapshotWorldOffset, TRACE_CAPACITY, traceRecordSize, viewShared, type ModeCode, LoopHealth } from '../runtime/index.js';
 
 /** Watchdog period asked about on the virtual clock (systemd pets at half of WatchdogSec). */
 export const WATCHDOG_PERIOD_MS = 500;
@@ -152,23 +151,24 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       : undefined;
   const events = new EventRingReader(shared);
 
-  // Cameras, their fault injectors and the touch estimators, as run.ts wires them.
-  const frames = new Map<string, Frame>();
-  const touch = {
-    contact: new Float64Array(robot.fingertips.length),
-    force: new Float64Array(robot.fingertips.length),
-    area: new Float64Array(robot.fingertips.length),
-  };
+  // Cameras and their fault injectors; touch through the pipeline's TouchStage, as `embody run` has it.
+  const touchStage = new TouchStage(robot, {
+    get currentTick() {
+      return snapshot[0];
+    },
+    publishTouch(force, frameTick, contact) {
+      shared.counters[Counter.TOUCH_FORCE] = force;
+      shared.counters[Counter.TOUCH_CONTACT] = contact ? 1 : 0;
+      shared.counters[Counter.TOUCH_TICK] = frameTick;
+    },
+  });
+  const frames = touchStage.frames;
+  const touch = touchStage.state;
   const cameras = robot.cameras.map((camera) => {
-    const pads = robot.fingertips.flatMap((f, i) => (f.camera === camera.name ? [i] : []));
-    const estimator: TouchEstimator | undefined =
-      pads.length > 0 ? createTouchEstimator(robot.fingertips.filter((f) => f.camera === camera.name), camera.width, camera.height) : undefined;
     return {
       camera,
       renderer: createSimCameraRenderer(camera, robot, seed),
       faults: new CameraFaultInjector(createRandom(seed * 31 + camera.name.length)),
-      estimator,
-      pads,
       periodTicks: Math.max(1, Math.round(rate / camera.fps)),
     };
   });
@@ -401,15 +401,15 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       commands[k * n + i] = snapshot[SNAPSHOT_HEADER + 3 * n + i];
     }
     for (const e of events.drain()) {
-      const kind =
-        e.kind === EventKind.INTERVENTION ? (interventionNames[Math.log2(e.code)] ?? `intervention_${e.code}`) : (eventKindNames[e.kind] ?? `event_${e.kind}`);
+      // Named as `embody run` names them (pipeline/events.ts).
+      const named = describeEvent(e, jointNames, (seq) => readFaultText(shared, seq));
       recorded.push({
         tick: k,
-        kind,
-        ...(e.joint >= 0 ? { joint: jointNames[e.joint] } : {}),
+        kind: named.kind,
+        ...(named.joint !== undefined ? { joint: named.joint } : {}),
         ...(e.kind === EventKind.MODE_CHANGE ? { detail: `${e.from}->${e.to}` } : {}),
         ...(e.kind === EventKind.ESTOP || e.kind === EventKind.STALE_ACTIONS || e.kind === EventKind.DRIVE_POWER ? { detail: String(e.value) } : {}),
-        ...(e.kind === EventKind.HARDWARE_ERROR ? { message: hardwareErrorMessage(e.value, readFaultText(shared, e.requested)) } : {}),
+        ...(e.kind === EventKind.HARDWARE_ERROR ? { message: named.message } : {}),
       });
     }
     outputs[k] = outputsNow(devices, powered[k]);
@@ -422,22 +422,10 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       c.renderer.world.set(world);
       const frame = c.renderer.render(nowMs);
       c.faults.apply(frame.data);
-      frames.set(c.camera.name, frame);
-      if (!c.estimator) continue;
-      c.estimator.updateFrame(frame);
-      let squeeze = 0;
-      for (let p = 0; p < c.pads.length; p++) {
-        touch.contact[c.pads[p]] = c.estimator.contact[p];
-        touch.force[c.pads[p]] = c.estimator.force[p];
-        touch.area[c.pads[p]] = c.estimator.area[p];
-        squeeze = Math.max(squeeze, c.estimator.force[p]);
-      }
-      shared.counters[Counter.TOUCH_FORCE] = squeeze;
-      shared.counters[Counter.TOUCH_CONTACT] = touch.contact.some((p) => p > 0.5) ? 1 : 0;
-      shared.counters[Counter.TOUCH_TICK] = snapshot[0];
+      touchStage.frame(c.camera.name, frame);
     }
     if (truthContactTick < 0 && plant.truth.gripForce > 0) truthContactTick = k;
-    if (detectedContactTick < 0 && touch.contact.some((p) => p > 0.5)) detectedContactTick = k;
+    if (detectedContactTick < 0 && touchStage.inContact) detectedContactTick = k;
 
     // Chunk requests, answered by the real policy after the configured latency.
     const request = Atomics.load(control, Ctrl.CHUNK_REQUEST_SEQ);
@@ -488,12 +476,6 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
     task: worldTask(snapshot.subarray(snapshotWorldOffset(n))),
     digest,
   };
-}
-
-/** The hardware_error event's message, as `embody run` publishes it (run.ts describeEvent). */
-function hardwareErrorMessage(write: number, text: string): string {
-  const what = write ? 'hardware write failed' : 'hardware read failed';
-  return text === '' ? what : `${what}: ${text}`;
 }
 
 /**

@@ -15,3 +15,4 @@ export { EventRingReader, type ControlEvent } from './event-ring.js';
 export { PolicyRunner } from './policy/runner.js';
 export { LoopHealth } from './systemd.js';
 export * from './shared-state.js';
+export { Pipeline, TouchStage, describeEvent, type ControlPort, type RuntimeEvent } from './pipeline/index.js';

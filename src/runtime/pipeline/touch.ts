@@ -31,9 +31,9 @@ export class TouchStage {
   /** Frames per camera, newest only: what the observation builder reads. */
   readonly frames = new Map<string, Frame>();
   readonly #cameras = new Map<string, CameraTouch>();
-  readonly #control: ControlPort;
+  readonly #control: Pick<ControlPort, 'publishTouch' | 'currentTick'>;
 
-  constructor(robot: RobotDescription, control: ControlPort) {
+  constructor(robot: RobotDescription, control: Pick<ControlPort, 'publishTouch' | 'currentTick'>) {
     this.#control = control;
     const pads = robot.fingertips.length;
     this.state = {
