@@ -2,5 +2,5 @@
 export { Pipeline, type OperatorRequest, type PipelineCadence, type PipelineOptions } from './pipeline.js';
 export type { CommandOutcome, ControlPort } from './control-port.js';
 export { describeEvent, eventPayload, isWarning, type RuntimeEvent } from './events.js';
-export { GAP_RETRY_MS, InferenceStage, type ChunkPolicy, type InferenceStats, type PipelineClock } from './inference.js';
+export { ERROR_BACKOFF_MS, GAP_RETRY_MS, InferenceStage, MAX_CONSECUTIVE_ERRORS, type ChunkPolicy, type InferenceStats, type PipelineClock } from './inference.js';
 export { TouchStage, type TouchState } from './touch.js';
