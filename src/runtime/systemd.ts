@@ -9,7 +9,7 @@ import unix, { type UnixDgramSocket } from 'unix-dgram';
 
 export interface Notifier {
   readonly enabled: boolean;
-  /** Half of $WATCHDOG_USEC when systemd expects pings from this process. */
+  /** A quarter of $WATCHDOG_USEC when systemd expects pings from this process (see createNotifier). */
   readonly watchdogIntervalMs: number | undefined;
   /** The last send failure, if any: notification never throws into the runtime. */
   readonly lastError: Error | undefined;
