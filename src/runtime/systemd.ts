@@ -87,12 +87,18 @@ export function startWatchdog(notifier: Notifier, isHealthy: () => boolean): () 
 }
 
 /**
- * When the loop deserves a watchdog pet: it ticked since the last check and missed no deadline
- * in between. A latched FAULT (an e-stop) is not a reason: the loop is healthy and holding the
- * robot, and a watchdog restart would boot it back to IDLE, clearing the latch. The runtime asks
- * every watchdog period; the HIL harness asks the same question of its virtual clock.
+ * When the loop deserves a watchdog pet: liveness, not timing quality. It ticked since the last
+ * check, and it met at least half of the deadlines of that window (MIN_MET_FRACTION). A hung or
+ * stopped loop (no ticks) or one starved of the CPU for most of the window gets no pet and systemd
+ * restarts it; a loop that stutters (late ticks, a few deadlines skipped) keeps being petted,
+ * because a restart mid-task is worse than a late tick; timing is the safety layer's matter (missed
+ * ticks are counted and reported). A latched FAULT is not a reason either: the loop is healthy
+ * and holding the robot, and a restart would boot back to IDLE, clearing the latch. The runtime
+ * asks every watchdog period; the HIL harness asks the same question of its virtual clock.
  */
 export class LoopHealth {
+  /** Fraction of a window's deadlines the loop must meet to be called alive. */
+  static readonly MIN_MET_FRACTION = 0.5;
   #lastTicks = -1;
   #lastMissed = 0;
 
@@ -101,7 +107,9 @@ export class LoopHealth {
   }
 
   check(ticks: number, missed: number): boolean {
-    const healthy = ticks > this.#lastTicks && missed === this.#lastMissed;
+    const met = this.#lastTicks < 0 ? 1 : ticks - this.#lastTicks;
+    const skipped = missed - this.#lastMissed;
+    const healthy = ticks > this.#lastTicks && met >= LoopHealth.MIN_MET_FRACTION * (met + skipped);
     this.#lastTicks = ticks;
     this.#lastMissed = missed;
     return healthy;

@@ -91,3 +91,14 @@ describe('sd_notify', () => {
     dead.close();
   });
 });
+
+describe('LoopHealth (watchdog = liveness)', () => {
+  it('pets a loop that stutters (12 % of deadlines missed), withholds from one that hangs or misses most', async () => {
+    const { LoopHealth } = await import('../../src/runtime/systemd.js');
+    const health = new LoopHealth(0);
+    expect(health.check(100, 0)).toBe(true);
+    expect(health.check(188, 12)).toBe(true); // stutter: 88 met, 12 missed
+    expect(health.check(188, 12)).toBe(false); // hung: no tick
+    expect(health.check(208, 92)).toBe(false); // starved: 20 met, 80 missed
+  });
+});
