@@ -2,11 +2,14 @@
  * `embody bench inference`: what the runtime adds around session.run() — observation building
  * (image resize and normalisation from the manifest, state, touch), output conversion and the
  * hand-over to the control worker — against a bare session.run() loop on the same session and
- * the same inputs, in alternating rounds so both see the same machine state.
+ * the same inputs, in alternating rounds so both see the same machine state. The same runner
+ * over the policy process (robot.yaml `policy.host: process`, the default) is measured beside
+ * them: its extra is the IPC round trip that keeps a slow model off the main thread.
  */
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../src/runtime/config/index.js';
 import { createObservationBuilder } from '../src/runtime/policy/observation.js';
+import { ProcessSession } from '../src/runtime/policy/process-session.js';
 import { PolicyRunner } from '../src/runtime/policy/runner.js';
 import { SNAPSHOT_HEADER } from '../src/runtime/shared-state.js';
 
@@ -18,6 +21,11 @@ export interface InferenceBench {
   readonly runtimeP99Ms: number;
   /** runtime p50 / bare p50 - 1. */
   readonly overhead: number;
+  /** The runner over the policy process (the default host), p50 and p99. */
+  readonly processP50Ms: number;
+  readonly processP99Ms: number;
+  /** process p50 / bare p50 - 1. */
+  readonly processOverhead: number;
   /** Building the observation alone (image resize/normalise, state, touch), p50. */
   readonly observationP50Ms: number;
 }
@@ -28,9 +36,11 @@ function percentile(values: number[], q: number): number {
 }
 
 export async function benchInference(robotFile: string, options: { rounds?: number; perRound?: number } = {}): Promise<InferenceBench> {
-  const config = await loadConfig(robotFile);
+  const config = await loadConfig(robotFile, { policyHost: 'inline' });
   const { robot, manifest, session } = config;
   const runner = new PolicyRunner(session, manifest, robot);
+  const hosted = await ProcessSession.open(config.modelPath);
+  const hostedRunner = new PolicyRunner(hosted, manifest, robot);
   const snapshot = new Float64Array(SNAPSHOT_HEADER + 4 * robot.joints.length);
   const frames = new Map(
     robot.cameras.map((c) => {
@@ -49,6 +59,7 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
   for (let i = 0; i < 50; i++) {
     await session.run(feeds);
     await runner.infer(sources, sink);
+    await hostedRunner.infer(sources, sink);
   }
   const observationTimes: number[] = [];
   for (let i = 0; i < 2000; i++) {
@@ -58,6 +69,7 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
   }
   const bareTimes: number[] = [];
   const runtimeTimes: number[] = [];
+  const processTimes: number[] = [];
   const rounds = options.rounds ?? 20;
   const perRound = options.perRound ?? 100;
   for (let round = 0; round < rounds; round++) {
@@ -71,8 +83,14 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
       await runner.infer(sources, sink);
       runtimeTimes.push(performance.now() - t0);
     }
+    for (let i = 0; i < perRound; i++) {
+      const t0 = performance.now();
+      await hostedRunner.infer(sources, sink);
+      processTimes.push(performance.now() - t0);
+    }
   }
   await session.release();
+  await hosted.release();
   const bareP50Ms = percentile(bareTimes, 0.5);
   const runtimeP50Ms = percentile(runtimeTimes, 0.5);
   return {
@@ -82,6 +100,9 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
     bareP99Ms: percentile(bareTimes, 0.99),
     runtimeP99Ms: percentile(runtimeTimes, 0.99),
     overhead: runtimeP50Ms / bareP50Ms - 1,
+    processP50Ms: percentile(processTimes, 0.5),
+    processP99Ms: percentile(processTimes, 0.99),
+    processOverhead: percentile(processTimes, 0.5) / bareP50Ms - 1,
     observationP50Ms: percentile(observationTimes, 0.5),
   };
 }

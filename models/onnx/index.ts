@@ -22,6 +22,7 @@ export {
   type RandomDemoNetworkSpec,
 } from './demo-policy.js';
 export { writeLinearPolicyOnnx, linearPolicyOnnx, type LinearPolicySpec } from './linear-policy.js';
+export { writeSlowPolicyOnnx, slowPolicyOnnx, type SlowPolicySpec } from './slow-policy.js';
 export { GraphBuilder, attr, type Attribute, type ElementType, type GraphBuilderOptions, type TensorData } from './graph.js';
 export { encodeModel, decodeModel, DataType, AttributeType } from './proto.js';
 export type { ModelProto, GraphProto, NodeProto, TensorProto, AttributeProto, ValueInfoProto, TypeProto, OperatorSetIdProto } from './proto.js';

@@ -83,7 +83,8 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
   const { scenario } = loaded;
   const seed = options.seed ?? scenario.seed;
   const hal = scenario.hal;
-  const config = await loadConfig(loaded.robotFile, loaded.policyFile ? { policyOverride: loaded.policyFile } : {});
+  // Inline: the HIL steps a virtual clock and awaits each inference, so there is nothing to protect.
+  const config = await loadConfig(loaded.robotFile, { policyHost: 'inline', ...(loaded.policyFile ? { policyOverride: loaded.policyFile } : {}) });
   const { manifest } = config;
   const seeded: RobotDescription = config.robot.sim ? { ...config.robot, sim: { ...config.robot.sim, seed } } : config.robot;
   // Cameras render the simulated world on either HAL, as `embody run --hal emulated` does.

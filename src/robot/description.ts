@@ -234,6 +234,10 @@ export const safetySchema = z
 export const policyBindingSchema = z
   .object({
     manifest: z.string().describe('path to the policy manifest (YAML), relative to this file'),
+    host: z
+      .enum(['process', 'inline'])
+      .default('process')
+      .describe('where the model runs: `process`, a child process the runtime can always interrupt (a slow model holds no command, signal or watchdog pet); `inline`, on the main thread (no hand-over cost; only for models that take well under a millisecond)'),
   })
   .strict();
 

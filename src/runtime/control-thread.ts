@@ -120,7 +120,9 @@ export class ControlThread implements ControlPort {
       share(),
     );
     this.chunkRequests$ = new Observable<number>((subscriber) => {
-      let seen = Atomics.load(this.shared.control, Ctrl.CHUNK_REQUEST_SEQ);
+      // From 0, not from the current sequence: a request the loop made before anyone subscribed
+      // (it arms itself and asks at once) is answered now, not when it asks again 0.5 s later.
+      let seen = 0;
       let closed = false;
       const wait = (): void => {
         if (closed) return;

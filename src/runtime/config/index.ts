@@ -3,9 +3,9 @@
  * checked together so that a broken setup refuses to start with every problem listed at once.
  */
 import path from 'node:path';
-import type * as ort from 'onnxruntime-node';
 import type { RobotDescription } from '../../robot/index.js';
 import type { PolicyManifest } from '../policy/manifest.js';
+import type { PolicyHost, PolicySession } from '../policy/session.js';
 import { openPolicySession } from './model-check.js';
 import { crossCheck, readPolicyManifest } from './policy.js';
 import { ConfigError, displayFile, sortByLine, type ConfigProblem } from './problems.js';
@@ -14,11 +14,14 @@ import { readRobotDescription, robotOutline } from './robot.js';
 export { ConfigError, formatPath, formatProblem, zodIssuesToProblems, type ConfigProblem } from './problems.js';
 export { checkRobotDescription, loadRobotDescription, readRobotDescription, robotJsonSchema, robotOutline } from './robot.js';
 export { checkManifest, crossCheck, loadPolicyManifest, readPolicyManifest, type LoadedPolicyManifest, type RobotOutline } from './policy.js';
-export { checkModelAgainstManifest, openPolicySession, type ModelSignature } from './model-check.js';
+export { checkModelAgainstManifest, openPolicySession } from './model-check.js';
+export type { ModelSignature } from '../policy/session.js';
 
 export interface LoadConfigOptions {
   /** A manifest to use instead of robot.yaml's `policy.manifest` (relative to the working directory). */
   policyOverride?: string;
+  /** Where the model runs, instead of robot.yaml's `policy.host` (the HIL runs it inline, on its virtual clock). */
+  policyHost?: PolicyHost;
 }
 
 export interface LoadedConfig {
@@ -28,7 +31,7 @@ export interface LoadedConfig {
   manifest: PolicyManifest;
   manifestFile: string;
   modelPath: string;
-  session: ort.InferenceSession;
+  session: PolicySession;
 }
 
 function manifestFileFor(robotFile: string, data: unknown, options: LoadConfigOptions): string | undefined {
@@ -88,6 +91,6 @@ export async function loadConfig(robotFile: string, options: LoadConfigOptions =
     const n = collected.problems.length;
     throw new ConfigError(collected.problems, `refusing to start: ${n} configuration problem${n === 1 ? '' : 's'}`);
   }
-  const session = await openPolicySession(modelPath, manifest, manifestFile);
+  const session = await openPolicySession(modelPath, manifest, manifestFile, options.policyHost ?? robot.policy.host);
   return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session };
 }

@@ -6,11 +6,11 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { PolicyInput, PolicyManifest } from '../policy/manifest.js';
+import { ProcessSession } from '../policy/process-session.js';
+import type { ModelSignature, PolicyHost, PolicySession } from '../policy/session.js';
 import { policySessionOptions } from '../policy/session-options.js';
 import { ConfigError, ProblemList, didYouMean, displayFile, lineLookup, type ConfigProblem, type FieldPath } from './problems.js';
 
-/** The part of an InferenceSession the check reads; tests can pass a plain object. */
-export type ModelSignature = Pick<ort.InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata' | 'outputMetadata'>;
 
 type Dim = number | string;
 /** Expected dimensions; `batch` marks the leading dimension, which may be symbolic. */
@@ -193,17 +193,19 @@ export function checkModelAgainstManifest(
 }
 
 /**
- * Opens the policy with the runtime's single-threaded, non-spinning options and checks it against
- * the manifest. The session is released again if it does not match.
+ * Opens the policy where robot.yaml says it runs (a policy process by default, see
+ * policy/process-session.ts) with the runtime's single-threaded, non-spinning options, and checks
+ * it against the manifest. The session is released again if it does not match.
  */
 export async function openPolicySession(
   modelPath: string,
   manifest: PolicyManifest,
   manifestFile: string,
-): Promise<ort.InferenceSession> {
-  let session: ort.InferenceSession;
+  host: PolicyHost = 'inline',
+): Promise<PolicySession> {
+  let session: PolicySession;
   try {
-    session = await ort.InferenceSession.create(modelPath, policySessionOptions);
+    session = host === 'process' ? await ProcessSession.open(modelPath) : await ort.InferenceSession.create(modelPath, policySessionOptions);
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
     throw new ConfigError(

@@ -4,11 +4,11 @@
  * joint targets in robot units, hand the chunk to the worker. Inference latency is kept in a
  * fixed ring for percentiles.
  */
-import type * as ort from 'onnxruntime-node';
 import type { RobotDescription } from '../../robot/index.js';
 import { SNAPSHOT_HEADER } from '../shared-state.js';
 import type { PolicyManifest } from './manifest.js';
 import { createObservationBuilder, type ObservationGap, type ObservationSources } from './observation.js';
+import type { PolicySession } from './session.js';
 
 export interface ChunkSink {
   publishChunk(obsTick: number, values: Float64Array, count: number): void;
@@ -23,7 +23,7 @@ export interface InferenceResult {
 const LATENCY_RING = 4096;
 
 export class PolicyRunner {
-  readonly #session: ort.InferenceSession;
+  readonly #session: PolicySession;
   readonly #manifest: PolicyManifest;
   readonly #build: ReturnType<typeof createObservationBuilder>;
   readonly #chunk: Float64Array;
@@ -33,7 +33,7 @@ export class PolicyRunner {
   #skipped = 0;
   #nonFinite = 0;
 
-  constructor(session: ort.InferenceSession, manifest: PolicyManifest, robot: RobotDescription) {
+  constructor(session: PolicySession, manifest: PolicyManifest, robot: RobotDescription) {
     this.#session = session;
     this.#manifest = manifest;
     const types: Record<string, string> = {};
