@@ -36,9 +36,18 @@ export function limitViolations(run: TargetRun, fromTick = 0): string[] {
       if (k < fromTick) continue;
       if (p < position[0] || p > position[1]) out.push(`${joint.name} command ${p} outside [${position[0]}, ${position[1]}] at ${at(run, k)}`);
       if (measured < position[0] - 1e-9 || measured > position[1] + 1e-9) out.push(`${joint.name} measured ${measured} outside its limits at ${at(run, k)}`);
-      // A tick without a new command (loop stalled), or with drives off, restarts the differences.
+      // Drives off restarts the differences.
       if (k === fromTick || run.powered[k] === 0 || run.powered[k - 1] === 0) {
         steps = 0;
+        continue;
+      }
+      // The first tick of a stall: the command stops where it was, unavoidably (nothing ran). From
+      // there it is held at rest, and the loop's first command after the stall is judged against
+      // that rest: resuming at the pre-stall velocity is a violation.
+      if (run.served && run.served[k] === 0 && run.served[k - 1] === 1) {
+        v0 = 0;
+        a0 = 0;
+        steps = 2;
         continue;
       }
       const v = (p - run.commands[(k - 1) * n + j]) / dt;

@@ -58,6 +58,16 @@ export const stimulusSchema = z
       .strict()
       .describe('the control loop stops ticking (a hung worker): the watchdog must notice'),
     z
+      .object({
+        do: z.literal('clock_stutter'),
+        ...at,
+        duration_ms: z.number().positive(),
+        every_ms: z.number().positive().describe('one stall this often'),
+        stall_ms: z.number().positive().describe('each stall this long (the process held off the CPU)'),
+      })
+      .strict()
+      .describe('the control loop is held off the CPU again and again (a loaded host): it keeps ticking, with gaps'),
+    z
       .object({ do: z.literal('clock_skip'), ...at, ticks: z.number().int().positive() })
       .strict()
       .describe('the control clock misses deadlines (ticks overrun)'),

@@ -54,6 +54,8 @@ export interface TargetRun {
   /** True joint positions (the plant's, or a rig's own sensors), per tick per joint. */
   readonly positions: Float64Array;
   readonly powered: Uint8Array;
+  /** 1 where the loop served the tick, 0 where it was stalled (held off the CPU, hung, skipping deadlines); absent: all served. */
+  readonly served?: Uint8Array;
   /** Per tick, after the tick's write: the actuator outputs, Outputs bits (0 = disabled). */
   readonly outputs: Uint8Array;
   /** First tick the loop had reported READY (-1: never, e.g. the hardware did not open). */
@@ -179,6 +181,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
   const commands = new Float64Array(totalTicks * n);
   const positions = new Float64Array(totalTicks * n);
   const powered = new Uint8Array(totalTicks);
+  const served = new Uint8Array(totalTicks);
   const outputs = new Uint8Array(totalTicks);
   let readyTick = -1;
   const recorded: HilEvent[] = [];
@@ -191,6 +194,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
   let instruction = '';
   let stalledUntil = -1;
   let skipTicks = 0;
+  let stutter: { next: number; until: number; every: number; stall: number } | undefined;
   let clockTick = 0;
   let lastRequest = 0;
   let retryUntil = -1;
@@ -322,7 +326,11 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
         stalledUntil = k + msToTicks(s.duration_ms);
         break;
       case 'clock_skip':
-        skipTicks += s.ticks;
+        // Deadlines pass with no tick: the plant's time goes on, the loop's does not.
+        stalledUntil = Math.max(stalledUntil, k + s.ticks);
+        break;
+      case 'clock_stutter':
+        stutter = { next: k, until: k + msToTicks(s.duration_ms), every: Math.max(1, msToTicks(s.every_ms)), stall: msToTicks(s.stall_ms) };
         break;
       case 'i2c_fault':
         if (!atPowerUp.has(s)) applyChipFault(chips.get(s), s.fault, s.count);
@@ -378,7 +386,13 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       continue;
     }
 
-    if (k >= stalledUntil) {
+    if (stutter && k >= stutter.next && k < stutter.until) {
+      stalledUntil = k + stutter.stall;
+      stutter.next += stutter.every;
+    }
+    // A stalled loop serves no deadline; when it runs again the clock skips the ones it missed.
+    if (k < stalledUntil) skipTicks++;
+    else {
       const missed = skipTicks;
       skipTicks = 0;
       clockTick += missed;
@@ -388,6 +402,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
       reading.time[ClockTime.NOW_MS] = clockTick * periodMs;
       reading.time[ClockTime.LATENESS_MS] = 0;
       loop.tick(reading);
+      served[k] = 1;
       clockTick++;
     }
 
@@ -410,7 +425,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
         ...(named.joint !== undefined ? { joint: named.joint } : {}),
         ...(e.kind === EventKind.MODE_CHANGE ? { detail: `${e.from}->${e.to}` } : {}),
         ...(e.kind === EventKind.ESTOP || e.kind === EventKind.STALE_ACTIONS || e.kind === EventKind.DRIVE_POWER ? { detail: String(e.value) } : {}),
-        ...(e.kind === EventKind.HARDWARE_ERROR ? { message: named.message } : {}),
+        message: named.message,
       });
     }
     outputs[k] = outputsNow(devices, powered[k]);
@@ -467,6 +482,7 @@ export async function runOnSim(loaded: LoadedScenario, options: { seed?: number 
     commands,
     positions,
     powered,
+    served,
     outputs,
     readyTick,
     events: recorded,

@@ -317,6 +317,18 @@ export const robotDescriptionSchema = z
           .max(98)
           .default(40)
           .describe('SCHED_FIFO priority of the control thread only (needs CAP_SYS_NICE); 0 = normal scheduling'),
+        max_missed_fraction: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(0.2)
+          .describe('fraction of the control deadlines in the last `timing_window_ms` the loop may miss before a controlled stop (SAFE_STOP, cause "timing degraded"); half of it is reported as timing_degraded'),
+        timing_window_ms: z
+          .number()
+          .min(100)
+          .max(60_000)
+          .default(1000)
+          .describe('window over which missed deadlines are counted for `max_missed_fraction`, ms'),
       })
       .strict(),
     base_height: finite.default(0).describe('height of the first joint above the table, m'),

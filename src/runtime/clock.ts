@@ -15,7 +15,10 @@
  */
 import { Observable } from 'rxjs';
 
-/** Slots of ClockReading.time. */
+/**
+ * Slots of ClockReading.time. DEADLINE_MS is the deadline this tick serves (after a skip, the next
+ * future one); LATENESS_MS is measured from the deadline it waited for, so it includes a skip's gap.
+ */
 export const ClockTime = { DEADLINE_MS: 0, NOW_MS: 1, LATENESS_MS: 2 } as const;
 
 export interface ClockReading {
@@ -61,6 +64,8 @@ export function preciseClock(options: PreciseClockOptions): Observable<ClockRead
       t = now();
       while (t < deadline) t = now();
       let missed = 0;
+      // Lateness against the deadline this tick waited for, before skipping: a 3 s stall shows as 3 s.
+      const latenessMs = t - deadline;
       if (t - deadline >= periodMs) {
         missed = Math.floor((t - deadline) / periodMs);
         tick += missed;
@@ -70,7 +75,7 @@ export function preciseClock(options: PreciseClockOptions): Observable<ClockRead
       reading.missed = missed;
       time[ClockTime.DEADLINE_MS] = deadline;
       time[ClockTime.NOW_MS] = t;
-      time[ClockTime.LATENESS_MS] = t - deadline;
+      time[ClockTime.LATENESS_MS] = latenessMs;
       subscriber.next(reading);
       tick++;
     }

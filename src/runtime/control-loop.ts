@@ -20,6 +20,8 @@ import {
   JointEnvelope,
   limitsFromJoints,
   DeviationMonitor,
+  TimingFlag,
+  TimingMonitor,
   Verdict,
   warmUpEnvelope,
   WorkspaceGuard,
@@ -104,6 +106,10 @@ export class ControlLoop {
   readonly #eventHoldoffTicks: number;
   readonly #previousBits: Int32Array;
   readonly #lastInterventionEvent: Float64Array;
+  readonly #timing: TimingMonitor;
+  readonly #periodMs: number;
+  /** Scratch: the held command a stall restarts from. */
+  readonly #held: Float64Array;
   #mode: ModeCode = Mode.BOOT;
   #lastCommandSeq = 0;
   #lastChunkSeq = 0;
@@ -186,6 +192,9 @@ export class ControlLoop {
     this.#autoArm = options.autoArm ?? false;
     this.#traceSize = traceRecordSize(this.#jointCount);
     this.#requestTimeoutTicks = Math.max(1, Math.round(robot.control.rate_hz / 2));
+    this.#timing = new TimingMonitor({ rateHz: rate, windowMs: robot.control.timing_window_ms, maxMissedFraction: robot.control.max_missed_fraction });
+    this.#periodMs = 1000 / rate;
+    this.#held = new Float64Array(this.#jointCount);
     Atomics.store(shared.control, Ctrl.MODE, Mode.BOOT);
   }
 
@@ -201,6 +210,7 @@ export class ControlLoop {
   tick(clock: ClockReading): void {
     const tick = clock.tick;
     this.#readHardware(tick);
+    this.#judgeTiming(tick, clock);
     this.#readEstop(tick);
     this.#takeOperatorCommand(tick);
     this.#takeChunk(tick);
@@ -222,6 +232,40 @@ export class ControlLoop {
     this.#writeHardware(tick);
     this.#reportInterventions(tick);
     this.#report(clock);
+  }
+
+  /**
+   * Timing is judged here, before anything is commanded (src/safety/timing.ts). After a stall the
+   * envelope restarts at rest: the arm was not commanded during the gap, so continuing at the
+   * pre-stall velocity would ask it for that velocity in one tick (140-352 rad/s² after a 3 s
+   * SIGSTOP, against limits of 8-10). Sustained missed deadlines end in a controlled stop.
+   */
+  #judgeTiming(tick: number, clock: ClockReading): void {
+    const flags = this.#timing.observe(clock.missed);
+    const counters = this.#s.counters;
+    counters[Counter.MISSED_FRACTION] = this.#timing.missedFraction;
+    counters[Counter.WORST_MISSED_FRACTION] = this.#timing.worstFraction;
+    if (flags === 0) return;
+    const mode = this.#mode;
+    if (flags & TimingFlag.STALL) {
+      const gapMs = clock.missed * this.#periodMs; // deadlines that passed with no tick
+      counters[Counter.STALLS]++;
+      if (gapMs > counters[Counter.LONGEST_STALL_MS]) counters[Counter.LONGEST_STALL_MS] = gapMs;
+      // Restart at rest where the drives were told to be and held during the gap (a servo holds
+      // its last goal): smooth in position, and no velocity the arm did not have. An arm that was
+      // pushed or sagged meanwhile is the following monitor's to catch, as at any other time.
+      const reseed = this.#seeded && this.#envelope.powered;
+      if (reseed) {
+        const held = this.#held;
+        for (let i = 0; i < this.#jointCount; i++) held[i] = this.#envelope.command.position(i);
+        this.#envelope.seed(held);
+      }
+      this.#event(tick, EventKind.CLOCK_STALL, 0, mode, mode, gapMs, -1, reseed ? 1 : 0);
+    }
+    if (flags & (TimingFlag.DEGRADED_BEGIN | TimingFlag.DEGRADED_END)) {
+      this.#event(tick, EventKind.TIMING_DEGRADED, 0, mode, mode, flags & TimingFlag.DEGRADED_BEGIN ? Math.round(1000 * this.#timing.missedFraction) : 0);
+    }
+    if (flags & TimingFlag.STOP && (mode === Mode.ARMED || mode === Mode.RUNNING)) this.#enter(tick, Mode.SAFE_STOP, Cause.TIMING_DEGRADED);
   }
 
   /** Close the hardware once (safe output state); the worker calls it on the way out. */

@@ -61,6 +61,7 @@ export const Cause = {
   STANDSTILL_VIOLATION: 12,
   SOFTWARE_ESTOP: 13,
   FOLLOWING_ERROR: 14,
+  TIMING_DEGRADED: 15,
 } as const;
 export const causeNames = [
   'control loop healthy',
@@ -78,6 +79,7 @@ export const causeNames = [
   'a held joint moved (monitored standstill)',
   'software emergency stop',
   'a joint lost track of its command (following error)',
+  'the loop missed too many deadlines (control.max_missed_fraction)',
 ] as const;
 
 export const EventKind = {
@@ -103,6 +105,10 @@ export const EventKind = {
   FOLLOWING_ERROR: 12,
   /** A pad touched something while the gripper was not closing (a collision, or a person). */
   UNEXPECTED_CONTACT: 13,
+  /** The clock skipped more than STALL_PERIODS deadlines before this tick; value = the gap, ms. Re-seeded. */
+  CLOCK_STALL: 14,
+  /** value = missed fraction of the window, per mille, when it crosses half the limit; 0 when it is back under a quarter. */
+  TIMING_DEGRADED: 15,
 } as const;
 export const eventKindNames = [
   'mode_change',
@@ -119,6 +125,8 @@ export const eventKindNames = [
   'drive_power',
   'following_error',
   'unexpected_contact',
+  'clock_stall',
+  'timing_degraded',
 ] as const;
 
 /** Int32 control cells. */
@@ -190,6 +198,12 @@ export const Counter = {
   INTERVENTION_COUNTS: 22,
   /** 1 while the touch estimate says some pad is in contact (written with TOUCH_TICK). */
   TOUCH_CONTACT: 31,
+  /** Gaps of more than STALL_PERIODS periods between ticks, and the longest, ms. */
+  STALLS: 32,
+  LONGEST_STALL_MS: 33,
+  /** Missed fraction of the deadlines in the timing window now, and the worst full window. */
+  MISSED_FRACTION: 34,
+  WORST_MISSED_FRACTION: 35,
   SIZE: 40,
 } as const;
 

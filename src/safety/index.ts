@@ -9,3 +9,4 @@ export { stopDistanceUp } from './braking.js';
 export { WorkspaceGuard, type WorkspaceBox } from './workspace.js';
 export { ContactLimits, type GripLimit } from './contact-limits.js';
 export { DeviationMonitor } from './standstill.js';
+export { TimingMonitor, TimingFlag, STALL_PERIODS, type TimingLimits } from './timing.js';

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import unix from 'unix-dgram';
+import { parse } from 'yaml';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/runtime/output/report.js';
 
@@ -119,6 +120,39 @@ describe('embody run', () => {
     expect(lines[0].command).toHaveLength(4);
     const span = Math.max(...lines.map((l) => l.command[0])) - Math.min(...lines.map((l) => l.command[0]));
     expect(span).toBeGreaterThan(0.01);
+  }, 60_000);
+
+  it('after a 2 s SIGSTOP the loop restarts at rest (no jump to the pre-stall velocity), reports the gap and stops', async () => {
+    const report = join(directory, 'stall.json');
+    const trace = join(directory, 'stall.jsonl');
+    const proc = run(['run', '--broker', 'none', '--report', report, '--trace', trace]);
+    await waitFor(() => proc.output().includes('"to":"RUNNING"'), 30_000, 'RUNNING');
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the arm is moving now
+    proc.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    proc.child.kill('SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    proc.child.kill('SIGTERM');
+    expect(await proc.exit).toBe(0);
+    const result = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+    expect(result.timing.stalls).toBeGreaterThanOrEqual(1);
+    expect(result.timing.longest_stall_ms).toBeGreaterThan(1500);
+    expect(result.tick_lateness_us.max).toBeGreaterThan(1.5e6); // the stall shows in the lateness too
+    expect(result.faults.map((f) => f.cause)).toContain('the loop missed too many deadlines (control.max_missed_fraction)');
+    expect(proc.output()).toMatch(/"kind":"clock_stall".*control loop stalled for \d+ ms/);
+    // Around the gap: the command was held while nothing ran, so the first command after it is
+    // judged from rest. Resuming at the pre-stall velocity would be ~1.5 rad/s in one 5 ms tick.
+    const robot = parse(readFileSync(join(root, 'robots/sim-arm.yaml'), 'utf8')) as { joints: { limits: { acceleration: number } }[] };
+    const lines = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tick: number; command: number[] });
+    const gap = lines.findIndex((l, i) => i > 0 && l.tick - lines[i - 1].tick > 100);
+    expect(gap).toBeGreaterThan(1);
+    const dt = 1 / 200;
+    const held = lines[gap - 1].command;
+    const resumed = lines[gap].command;
+    robot.joints.forEach((joint, j) => {
+      const accelFromRest = Math.abs(resumed[j] - held[j]) / dt / dt;
+      expect(accelFromRest).toBeLessThanOrEqual(joint.limits.acceleration * 1.01);
+    });
   }, 60_000);
 
   it('refuses to start on a broken robot.yaml, naming the file, the field and the fix', async () => {

@@ -47,10 +47,16 @@ beforeAll(async () => {
   const { weight, bias, stateSize, actionDim } = linearOscillatorWeights(sim4dofOscillator);
   const spec = { weight, bias, stateSize, actionDim, horizon: sim4dofOscillator.horizon, size: SIZE };
   // Calibrate on this machine: time a short chain, then make it as long as 5 s needs.
-  writeSlowPolicyOnnx(model, { ...spec, links: 20 });
-  const perLink = (await timeOne(model)) / 20;
-  writeSlowPolicyOnnx(model, { ...spec, links: Math.max(20, Math.round(TARGET_MS / perLink)) });
+  // A busy machine (the rest of the suite runs beside this) inflates one timing, so re-measure
+  // the built model and lengthen it until it really takes most of TARGET_MS.
+  let links = 20;
+  writeSlowPolicyOnnx(model, { ...spec, links });
   inferenceMs = await timeOne(model);
+  for (let attempt = 0; attempt < 4 && inferenceMs < 0.8 * TARGET_MS; attempt++) {
+    links = Math.max(links + 1, Math.round((links * TARGET_MS) / inferenceMs));
+    writeSlowPolicyOnnx(model, { ...spec, links });
+    inferenceMs = await timeOne(model);
+  }
   const manifest = readFileSync(join(root, 'models/linear/policy.yaml'), 'utf8').replace('model: linear.onnx', 'model: slow.onnx');
   writeFileSync(join(directory, 'policy.yaml'), manifest);
   const robot = readFileSync(join(root, 'robots/sim-arm-4dof.yaml'), 'utf8').replace('manifest: ../models/linear/policy.yaml', `manifest: ${join(directory, 'policy.yaml')}`);
@@ -65,7 +71,7 @@ afterAll(() => {
 
 describe('a 5 s policy in the policy process', () => {
   it('holds no command, no watchdog pet and no signal of the runtime', async () => {
-    expect(inferenceMs).toBeGreaterThan(3000); // the model really is slow on this machine
+    expect(inferenceMs, `one inference of the slow model took ${inferenceMs.toFixed(0)} ms`).toBeGreaterThan(3000);
     const broker = await startMosquitto(await freePort());
     const pets: number[] = [];
     const notifyPath = join(directory, 'notify.sock');

@@ -4,11 +4,11 @@
  */
 import { basename } from 'node:path';
 import { Subscription } from 'rxjs';
-import { interventionNames } from '../../safety/index.js';
 import type { Pipeline } from '../pipeline/index.js';
 import { Cause, causeNames, Counter, modeNames } from '../shared-state.js';
 import { writeReport, type ModeTransition, type RunReport } from '../output/report.js';
 import type { Observer, RunContext } from './observer.js';
+import { safetyCounts, timingCounts } from './safety-counts.js';
 
 export interface RunEnd {
   readonly controlled: boolean;
@@ -68,16 +68,8 @@ export function reportObserver(options: { policyName: string; modelPath: string;
         chunks_applied: c(Counter.CHUNKS_APPLIED),
         actions_dropped_late: c(Counter.ACTIONS_DROPPED_LATE),
         starvation_ticks: c(Counter.STARVED_TICKS),
-        safety_interventions: {
-          rejected_actions: c(Counter.REJECTED_ACTIONS),
-          position_limited: c(Counter.POSITION_CLAMPS),
-          shaped: c(Counter.SHAPED_TICKS),
-          stale_action_ticks: c(Counter.STALE_ACTION_TICKS),
-          stale_chunks: c(Counter.STALE_CHUNKS),
-          estop_trips: c(Counter.ESTOP_TRIPS),
-          standstill_faults: c(Counter.STANDSTILL_FAULTS),
-          by_kind: Object.fromEntries(interventionNames.map((name, k) => [name, c(Counter.INTERVENTION_COUNTS + k)])),
-        },
+        safety_interventions: safetyCounts(control),
+        timing: timingCounts(control),
         hardware_errors: c(Counter.HARDWARE_ERRORS),
         faults: transitions.filter((t) => (t.to === 'FAULT' || t.to === 'SAFE_STOP') && t.cause !== causeNames[Cause.SHUTDOWN]),
         transitions,

@@ -4,11 +4,11 @@
  * commands from `cmd/` into the pipeline, answered on `cmd/ack`.
  */
 import { Subscription } from 'rxjs';
-import { interventionNames } from '../../safety/index.js';
 import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type TelemetryLink } from '../../telemetry/index.js';
 import { eventPayload, type ControlPort } from '../pipeline/index.js';
 import { Counter, modeNames, Snapshot, snapshotView } from '../shared-state.js';
 import type { Observer, RunContext } from './observer.js';
+import { safetyCounts } from './safety-counts.js';
 
 export interface TelemetryObserverOptions {
   readonly robotFile: string;
@@ -95,7 +95,7 @@ export function telemetryObserver(options: TelemetryObserverOptions): Observer {
             cpu: process.cpuUsage().user / 1e6,
             rss_mb: process.memoryUsage.rss() / 2 ** 20,
             dropped: l.dropped,
-            safety: safetyCounts(control),
+            safety: metricsSafety(control),
             events_pending: l.eventsPending,
             events_dropped: l.eventsDropped,
           });
@@ -110,16 +110,8 @@ export function telemetryObserver(options: TelemetryObserverOptions): Observer {
   };
 }
 
-/** The safety counters the metrics topic carries. */
-export function safetyCounts(control: ControlPort): Record<string, number> {
-  return {
-    rejected_actions: control.counter(Counter.REJECTED_ACTIONS),
-    position_limited: control.counter(Counter.POSITION_CLAMPS),
-    shaped: control.counter(Counter.SHAPED_TICKS),
-    stale_action_ticks: control.counter(Counter.STALE_ACTION_TICKS),
-    stale_chunks: control.counter(Counter.STALE_CHUNKS),
-    estop_trips: control.counter(Counter.ESTOP_TRIPS),
-    standstill_faults: control.counter(Counter.STANDSTILL_FAULTS),
-    ...Object.fromEntries(interventionNames.map((name, k) => [`ticks_${name}`, control.counter(Counter.INTERVENTION_COUNTS + k)])),
-  };
+/** The safety counters the metrics topic carries: flat, one `ticks_<kind>` per intervention kind. */
+function metricsSafety(control: ControlPort): Record<string, number> {
+  const { by_kind, ...totals } = safetyCounts(control);
+  return { ...totals, ...Object.fromEntries(Object.entries(by_kind).map(([name, n]) => [`ticks_${name}`, n])) };
 }

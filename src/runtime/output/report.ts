@@ -5,6 +5,7 @@
  * half a report.
  */
 import { renameSync, writeFileSync } from 'node:fs';
+import type { SafetyCounts } from '../observers/safety-counts.js';
 
 export interface Percentiles {
   readonly p50: number;
@@ -37,19 +38,9 @@ export interface RunReport {
   readonly chunks_applied: number;
   readonly actions_dropped_late: number;
   readonly starvation_ticks: number;
-  readonly safety_interventions: {
-    readonly rejected_actions: number;
-    /** Ticks on which some joint's target was clamped to its hard limits. */
-    readonly position_limited: number;
-    /** Ticks on which the envelope shaped some joint's motion (velocity, acceleration, jerk, soft margin). */
-    readonly shaped: number;
-    readonly stale_action_ticks: number;
-    readonly stale_chunks: number;
-    readonly estop_trips: number;
-    readonly standstill_faults: number;
-    /** Ticks with each intervention kind on some joint. */
-    readonly by_kind: Readonly<Record<string, number>>;
-  };
+  readonly safety_interventions: SafetyCounts;
+  /** Gaps between ticks of more than a few periods (re-seeded), and the worst window's missed fraction. */
+  readonly timing: { readonly stalls: number; readonly longest_stall_ms: number; readonly missed_fraction_worst: number };
   readonly hardware_errors: number;
   readonly faults: readonly ModeTransition[];
   readonly transitions: readonly ModeTransition[];

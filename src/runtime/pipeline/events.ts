@@ -81,6 +81,22 @@ export function describeEvent(event: ControlEvent, jointNames: readonly string[]
       return { ...base, kind, cause: 'touch estimate', ...values, message: 'a fingertip pad touched something while the gripper was not closing' };
     case EventKind.DRIVE_POWER:
       return { ...base, kind, cause: event.value ? 'reset' : 'category 0 stop or stop complete', message: event.value ? 'drive power on' : 'drive power off, brakes on' };
+    case EventKind.CLOCK_STALL:
+      return {
+        ...base,
+        kind,
+        cause: 'the control loop was held off the CPU or stopped',
+        detail: String(Math.round(event.value)),
+        message: `control loop stalled for ${Math.round(event.value)} ms: ${event.requested === 1 ? 'restarted at rest from the held command' : 'nothing was driven'}`,
+      };
+    case EventKind.TIMING_DEGRADED:
+      return {
+        ...base,
+        kind,
+        cause: causeNames[Cause.TIMING_DEGRADED],
+        detail: String(event.value / 1000),
+        message: event.value > 0 ? `timing degraded: ${(event.value / 10).toFixed(1)} % of the window's deadlines missed` : 'timing recovered',
+      };
     default:
       return { ...base, kind, cause: causeNames[event.code] ?? kind, ...values, message: kind.replaceAll('_', ' ') };
   }
