@@ -32,7 +32,7 @@ export const GAP_RETRY_MS = 400;
 export const ERROR_BACKOFF_MS = { first: 50, max: 2000 } as const;
 /** Consecutive failed inferences that make a safe stop. */
 export const MAX_CONSECUTIVE_ERRORS = 5;
-/** At most one observation-gap event per this long, ms. */
+/** At most one observation-gap (or malformed-output) event per this long, ms. */
 const GAP_REPORT_MS = 1000;
 
 export interface InferenceStats {
@@ -55,6 +55,7 @@ export class InferenceStage {
   #consecutiveErrors = 0;
   #retryAt = 0;
   #lastGapReport = -Infinity;
+  #lastMalformedReport = -Infinity;
   #stats = { attempts: 0, chunks: 0, errors: 0, gaps: 0 };
 
   constructor(options: {
@@ -121,6 +122,7 @@ export class InferenceStage {
     if (result.gap === undefined) {
       this.#requested = false;
       this.#stats.chunks++;
+      if (result.malformed !== undefined) this.#reportMalformed(result.obsTick, result.malformed);
       return;
     }
     const now = this.#clock.nowMs();
@@ -136,6 +138,13 @@ export class InferenceStage {
       cause: result.gap.missing,
       message: `observation incomplete (${result.gap.missing}): no chunk sent, the loop holds`,
     });
+  }
+
+  #reportMalformed(tick: number, what: string): void {
+    const now = this.#clock.nowMs();
+    if (now - this.#lastMalformedReport < GAP_REPORT_MS) return;
+    this.#lastMalformedReport = now;
+    this.#emit({ tick, kind: 'policy_output_malformed', cause: what, message: `policy output rejected: ${what}` });
   }
 
   #failed(error: unknown): void {

@@ -8,7 +8,7 @@ import type { RobotDescription } from '../../robot/index.js';
 import { SNAPSHOT_HEADER } from '../shared-state.js';
 import type { PolicyManifest } from './manifest.js';
 import { createObservationBuilder, type ObservationGap, type ObservationSources } from './observation.js';
-import type { PolicySession } from './session.js';
+import type { PolicySession, PolicyTensor } from './session.js';
 
 export interface ChunkSink {
   publishChunk(obsTick: number, values: Float64Array, count: number): void;
@@ -18,6 +18,17 @@ export interface InferenceResult {
   readonly obsTick: number;
   readonly latencyMs: number;
   readonly gap: ObservationGap;
+  /** The output was not the manifest's [1, H, D] float tensor: what was wrong (its chunk was all NaN). */
+  readonly malformed?: string;
+}
+
+/** Why an output is not the manifest's `[1, horizon, dim]` float32 tensor, or undefined. */
+export function malformedOutput(tensor: PolicyTensor | undefined, name: string, horizon: number, dim: number): string | undefined {
+  if (tensor === undefined) return `the model returned no output named ${name}`;
+  if (tensor.type !== 'float32' || !(tensor.data instanceof Float32Array)) return `output ${name} is ${tensor.type}, the manifest needs float32`;
+  const dims = tensor.dims;
+  const shapeOk = dims.length === 3 && dims[0] === 1 && dims[1] === horizon && dims[2] === dim && tensor.data.length === horizon * dim;
+  return shapeOk ? undefined : `output ${name} has shape [${dims.join(', ')}], the manifest needs [1, ${horizon}, ${dim}]`;
 }
 
 const LATENCY_RING = 4096;
@@ -32,6 +43,7 @@ export class PolicyRunner {
   #runs = 0;
   #skipped = 0;
   #nonFinite = 0;
+  #malformed = 0;
 
   constructor(session: PolicySession, manifest: PolicyManifest, robot: RobotDescription) {
     this.#session = session;
@@ -58,6 +70,11 @@ export class PolicyRunner {
     return this.#skipped;
   }
 
+  /** Outputs not of the manifest's shape or type (sent as NaN chunks, rejected by the loop). */
+  get malformed(): number {
+    return this.#malformed;
+  }
+
   /** Chunks that contained NaN/Inf; they still go to the worker, whose envelope rejects them. */
   get nonFinite(): number {
     return this.#nonFinite;
@@ -77,10 +94,19 @@ export class PolicyRunner {
     this.#runs++;
     const { output } = this.#manifest;
     const tensor = outputs[output.name];
-    const raw = tensor.data as Float32Array;
     const dim = output.joints.length;
-    const count = Math.min(output.horizon, Math.floor(raw.length / dim));
     const chunk = this.#chunk;
+    const malformed = malformedOutput(tensor, output.name, output.horizon, dim);
+    if (malformed !== undefined) {
+      // Not truncated, not padded: a chunk of NaN, which the loop rejects action by action, so
+      // the rejection limit stops a model that keeps answering in the wrong shape.
+      this.#malformed++;
+      chunk.fill(Number.NaN);
+      sink.publishChunk(obsTick, chunk, output.horizon);
+      return { obsTick, latencyMs, gap: undefined, malformed };
+    }
+    const raw = tensor.data as Float32Array;
+    const count = output.horizon;
     const mean = output.normalize?.mean;
     const std = output.normalize?.std;
     let finite = true;

@@ -129,4 +129,24 @@ describe('InferenceStage', () => {
     expect(events.map((e) => e.kind)).toEqual(['observation_gap']);
     expect(events[0].message).toContain("camera 'wrist'");
   });
+
+  it('reports a malformed output (its NaN chunk went to the loop) at most once a second', async () => {
+    const control = port();
+    const clock = { now: 0 };
+    const events: RuntimeEvent[] = [];
+    const policy: ChunkPolicy = {
+      infer: async () => ({ obsTick: 0, latencyMs: 1, gap: undefined, malformed: 'output actions has shape [1, 1, 3], the manifest needs [1, 8, 4]' }),
+      latencyPercentiles: latency,
+    };
+    const s = stage(policy, control, clock, events);
+    for (const t of [0, 200, 900, 1100]) {
+      clock.now = t;
+      s.request();
+      await s.settled();
+    }
+    // At 0 and 1100 ms; the ones at 200 and 900 ms fall inside the first's second.
+    expect(events.map((e) => e.kind)).toEqual(['policy_output_malformed', 'policy_output_malformed']);
+    expect(events[0].message).toContain('shape [1, 1, 3]');
+    expect(s.stats.chunks).toBe(4);
+  });
 });
