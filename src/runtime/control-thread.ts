@@ -9,6 +9,7 @@ import { Observable, Subject, interval, mergeMap, from, share, takeUntil } from 
 import type { RobotDescription } from '../robot/index.js';
 import type { HardwareOptions } from '../hal/index.js';
 import { EventRingReader, type ControlEvent } from './event-ring.js';
+import { CommandQueue } from './command-queue.js';
 import type { ControlPort } from './pipeline/control-port.js';
 import {
   allocateShared,
@@ -65,7 +66,7 @@ export class ControlThread implements ControlPort {
   readonly #worker: Worker;
   readonly #stop$ = new Subject<void>();
   readonly #events: EventRingReader;
-  #commandChain: Promise<unknown> = Promise.resolve();
+  readonly #commands = new CommandQueue((code, timeoutMs) => this.#sendCommand(code, timeoutMs));
   #traceRead = 0;
   #chunkSeq = 0;
   #failure: string | undefined;
@@ -173,30 +174,35 @@ export class ControlThread implements ControlPort {
   }
 
   /**
-   * Send an operator command and wait for the worker's verdict. Commands are serialised:
-   * the worker has one mailbox cell and answers within a tick.
+   * Send an operator command and wait for the worker's verdict. The worker has one mailbox cell
+   * and answers within a tick; the queue in front of it coalesces repeats, lets estop and
+   * shutdown overtake and is bounded (command-queue.ts).
    */
   command(code: OperatorCommandCode, timeoutMs = 1000): Promise<CommandOutcome> {
-    const run = async (): Promise<CommandOutcome> => {
-      const control = this.shared.control;
-      if (Atomics.load(control, Ctrl.EXITED) === 1) return { ok: false, reason: 'the control loop has stopped' };
-      const seq = Atomics.load(control, Ctrl.COMMAND_SEQ) + 1;
-      Atomics.store(control, Ctrl.COMMAND_CODE, code);
-      Atomics.store(control, Ctrl.COMMAND_SEQ, seq);
-      const deadline = performance.now() + timeoutMs;
-      while (Atomics.load(control, Ctrl.COMMAND_ACK_SEQ) !== seq) {
-        const left = deadline - performance.now();
-        if (left <= 0) return { ok: false, reason: 'the control loop did not answer in time' };
-        const acked = Atomics.load(control, Ctrl.COMMAND_ACK_SEQ);
-        const wait = Atomics.waitAsync(control, Ctrl.COMMAND_ACK_SEQ, acked, Math.min(left, 50));
-        if (wait.async) await wait.value;
-      }
-      const result = Atomics.load(control, Ctrl.COMMAND_RESULT);
-      return result === 0 ? { ok: true } : { ok: false, reason: commandResultReasons[result] ?? `refused (${result})` };
-    };
-    const outcome = this.#commandChain.then(run, run);
-    this.#commandChain = outcome;
-    return outcome;
+    return this.#commands.submit(code, timeoutMs);
+  }
+
+  /** Commands refused because too many were waiting, and commands answered by another's verdict. */
+  get commandStats(): { refused: number; coalesced: number } {
+    return this.#commands.stats;
+  }
+
+  async #sendCommand(code: OperatorCommandCode, timeoutMs: number): Promise<CommandOutcome> {
+    const control = this.shared.control;
+    if (Atomics.load(control, Ctrl.EXITED) === 1) return { ok: false, reason: 'the control loop has stopped' };
+    const seq = Atomics.load(control, Ctrl.COMMAND_SEQ) + 1;
+    Atomics.store(control, Ctrl.COMMAND_CODE, code);
+    Atomics.store(control, Ctrl.COMMAND_SEQ, seq);
+    const deadline = performance.now() + timeoutMs;
+    while (Atomics.load(control, Ctrl.COMMAND_ACK_SEQ) !== seq) {
+      const left = deadline - performance.now();
+      if (left <= 0) return { ok: false, reason: 'the control loop did not answer in time' };
+      const acked = Atomics.load(control, Ctrl.COMMAND_ACK_SEQ);
+      const wait = Atomics.waitAsync(control, Ctrl.COMMAND_ACK_SEQ, acked, Math.min(left, 50));
+      if (wait.async) await wait.value;
+    }
+    const result = Atomics.load(control, Ctrl.COMMAND_RESULT);
+    return result === 0 ? { ok: true } : { ok: false, reason: commandResultReasons[result] ?? `refused (${result})` };
   }
 
   /** Hand a chunk of absolute targets (robot units) computed from the observation at obsTick. */
