@@ -36,7 +36,8 @@ import { openGpioOutput } from '../gpio/index.js';
 import type { GpioOutput } from '../gpio/types.js';
 import { HardwareError, type JointHardware, type JointState } from '../types.js';
 import { Ads1115, type Ads1115DataRate, type Ads1115Pga } from './ads1115.js';
-import { As5600, AS5600_COUNTS } from './as5600.js';
+import { As5600, as5600Counts, as5600UnitsPerCount } from './as5600.js';
+import { fsrNewtons } from './fsr.js';
 import type { ServoArmConfig } from '../../robot/index.js';
 import type { MuxRoute } from './i2c-device.js';
 import { Ina219, Ina219Value } from './ina219.js';
@@ -67,7 +68,6 @@ export interface ServoArmOptions {
 /** Slots of ServoArmHardware.supply. */
 export const Supply = { VOLTS: 0, AMPS: 1, WATTS: 2, SIZE: 3 } as const;
 
-const TWO_PI = 2 * Math.PI;
 /** Slots of ServoArmHardware's scalar array. */
 const K = { DT: 0, TOLERANCE: 1, IDLE_A: 2, BROWNOUT_V: 3, TRIP_A: 4, RETRY_FRACTION: 5, LAST_RETRIES: 6, LAST_TRANSACTIONS: 7, WINDOW_RETRIES: 8, WINDOW_TRANSACTIONS: 9, SIZE: 10 } as const;
 /** Fewer retries than this in the window never count as a storm, whatever the share. */
@@ -147,7 +147,7 @@ export class ServoArmHardware implements JointHardware {
     this.#minAngle = Float64Array.from(joints, (j) => j.servo.min_angle);
     this.#usPerRad = Float64Array.from(joints, (j) => (j.servo.max_us - j.servo.min_us) / (j.servo.max_angle - j.servo.min_angle));
     this.#zero = Int32Array.from(joints, (j) => j.encoder?.zero_raw ?? 0);
-    this.#unitsPerCount = Float64Array.from(joints, (j) => ((j.encoder?.direction ?? 1) * (j.encoder?.travel_per_turn ?? TWO_PI)) / AS5600_COUNTS);
+    this.#unitsPerCount = Float64Array.from(joints, (j) => as5600UnitsPerCount(j.encoder?.direction, j.encoder?.travel_per_turn));
     this.#squeezeJoint = options.squeezeJoint ?? -1;
     if (this.#squeezeJoint >= n) throw new RangeError(`squeezeJoint ${this.#squeezeJoint} is not one of the ${n} joints`);
     this.#torquePerAmp = Float64Array.from(joints, (j) => j.torque_per_amp);
@@ -375,11 +375,8 @@ export class ServoArmHardware implements JointHardware {
       const before = position[i];
       let now: number;
       if (encoder !== undefined) {
-        // RAW ANGLE → joint angle, inline (a helper returning a double could box it).
-        let counts = encoder.sample() - this.#zero[i];
-        if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
-        else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
-        now = this.#unitsPerCount[i] * counts;
+        // RAW ANGLE → joint angle; the multiply stays here (a helper returning a double could box it).
+        now = this.#unitsPerCount[i] * as5600Counts(encoder.sample(), this.#zero[i]);
       } else {
         now = this.#command[i];
       }
@@ -470,28 +467,13 @@ export class ServoArmHardware implements JointHardware {
 
   /** Joint angle of RAW ANGLE `raw` for joint i: one turn, wrapped to [−π, π). */
   #angle(i: number, raw: number): number {
-    let counts = raw - this.#zero[i];
-    if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
-    else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
-    return this.#unitsPerCount[i] * counts;
+    return this.#unitsPerCount[i] * as5600Counts(raw, this.#zero[i]);
   }
 
   /** Fingertip `slot`'s volts → newtons, piecewise linear through its calibration, clamped. */
   #updateForce(slot: number): void {
     const v = (this.#adc as Ads1115).volts[slot];
-    const start = this.#calStart[slot];
-    const end = this.#calStart[slot + 1];
-    const volts = this.#calVolts;
-    const newtons = this.#calNewtons;
-    let force: number;
-    if (v <= volts[start]) force = newtons[start];
-    else if (v >= volts[end - 1]) force = newtons[end - 1];
-    else {
-      let k = start + 1;
-      while (volts[k] < v) k++;
-      force = newtons[k - 1] + ((v - volts[k - 1]) * (newtons[k] - newtons[k - 1])) / (volts[k] - volts[k - 1]);
-    }
-    this.fingertipForce[slot] = force;
+    this.fingertipForce[slot] = fsrNewtons(v, this.#calVolts, this.#calNewtons, this.#calStart[slot], this.#calStart[slot + 1]);
   }
 
   /** Rail current → per-joint effort proxy (see the header), and the brown-out / overcurrent checks. */
