@@ -168,7 +168,10 @@ export const Ctrl = {
 export const FAULT_TEXT_SLOTS = 8;
 export const FAULT_TEXT_SLOT_BYTES = 512;
 
-/** Float64 counters, written by the worker only. */
+/**
+ * Float64 counters, written by the worker, except the touch slots (TOUCH_FORCE, TOUCH_TICK,
+ * TOUCH_CONTACT), which the main thread writes (ControlThread.publishTouch) and the loop reads.
+ */
 export const Counter = {
   TICKS: 0,
   MISSED_TICKS: 1,
@@ -192,7 +195,7 @@ export const Counter = {
   STANDSTILL_FAULTS: 19,
   /** Gripper squeeze from the touch estimate (unitless), written by the main thread. */
   TOUCH_FORCE: 20,
-  /** Worker tick of the camera frame that TOUCH_FORCE came from (-1: none yet). */
+  /** Worker tick of the camera frame that TOUCH_FORCE came from (0 until the first estimate; the loop takes only ticks > 0). */
   TOUCH_TICK: 21,
   /** Ticks with each Intervention bit set on some joint; INTERVENTION_COUNTS + log2(bit). */
   INTERVENTION_COUNTS: 22,

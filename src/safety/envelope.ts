@@ -53,11 +53,15 @@ const SEARCH_STEPS = 20;
 /** Below these the joint is at rest; snapping to zero then changes nothing measurable. */
 const REST_FRACTION = 1e-7;
 
-/** Slots of the envelope's probe array (see the note above #accelerationToward). */
-const U = 0;
-const LIMIT = 1;
-const OK = 2;
-const BAD = 3;
+// Slots of the envelope's probe array (see the note above #accelerationToward).
+/** The acceleration #upperOk / #lowerOk test, held for one tick. */
+const TRIAL_ACCELERATION = 0;
+/** The position the joint must still be able to stop at: the target, or a position limit. */
+const STOP_AT = 1;
+/** Bisection: an acceleration known to pass the check (the answer when the search ends). */
+const PASSING_ACCELERATION = 2;
+/** Bisection: an acceleration known to fail it. */
+const FAILING_ACCELERATION = 3;
 
 export class JointEnvelope {
   /** The last command that passed; drivers get this object, refilled in place each tick. */
@@ -316,33 +320,33 @@ export class JointEnvelope {
     }
     this.interventions[i] = Intervention.SHAPED;
     const probe = this.#probe;
-    probe[LIMIT] = target;
+    probe[STOP_AT] = target;
     if (target > p || (target === p && v < 0)) {
       // Fastest approach from below that can still stop at the target.
-      probe[U] = hi;
+      probe[TRIAL_ACCELERATION] = hi;
       if (this.#upperOk(i, false)) next[i] = hi;
       else {
-        probe[U] = lo;
+        probe[TRIAL_ACCELERATION] = lo;
         if (!this.#upperOk(i, false)) next[i] = lo;
         else {
-          probe[OK] = lo;
-          probe[BAD] = hi;
+          probe[PASSING_ACCELERATION] = lo;
+          probe[FAILING_ACCELERATION] = hi;
           this.#searchUpper(i, false);
-          next[i] = probe[OK];
+          next[i] = probe[PASSING_ACCELERATION];
         }
       }
       return;
     }
-    probe[U] = lo;
+    probe[TRIAL_ACCELERATION] = lo;
     if (this.#lowerOk(i, false)) next[i] = lo;
     else {
-      probe[U] = hi;
+      probe[TRIAL_ACCELERATION] = hi;
       if (!this.#lowerOk(i, false)) next[i] = hi;
       else {
-        probe[OK] = hi;
-        probe[BAD] = lo;
+        probe[PASSING_ACCELERATION] = hi;
+        probe[FAILING_ACCELERATION] = lo;
         this.#searchLower(i, false);
-        next[i] = probe[OK];
+        next[i] = probe[PASSING_ACCELERATION];
       }
     }
   }
@@ -402,35 +406,35 @@ export class JointEnvelope {
     const probe = this.#probe;
     let safeHi = boxHi;
     if (upper[i] - p <= this.#reach[i]) {
-      probe[LIMIT] = upper[i];
-      probe[U] = boxHi;
+      probe[STOP_AT] = upper[i];
+      probe[TRIAL_ACCELERATION] = boxHi;
       if (!this.#upperOk(i, true)) {
-        probe[U] = lo;
+        probe[TRIAL_ACCELERATION] = lo;
         if (!this.#upperOk(i, true)) safeHi = lo;
         else {
-          probe[OK] = lo;
-          probe[BAD] = boxHi;
-          probe[U] = stop;
-          if (stop > lo && stop < boxHi && this.#upperOk(i, true)) probe[OK] = stop;
+          probe[PASSING_ACCELERATION] = lo;
+          probe[FAILING_ACCELERATION] = boxHi;
+          probe[TRIAL_ACCELERATION] = stop;
+          if (stop > lo && stop < boxHi && this.#upperOk(i, true)) probe[PASSING_ACCELERATION] = stop;
           this.#searchUpper(i, true);
-          safeHi = probe[OK];
+          safeHi = probe[PASSING_ACCELERATION];
         }
       }
     }
     let safeLo = boxLo;
     if (p - lower[i] <= this.#reach[i]) {
-      probe[LIMIT] = lower[i];
-      probe[U] = boxLo;
+      probe[STOP_AT] = lower[i];
+      probe[TRIAL_ACCELERATION] = boxLo;
       if (!this.#lowerOk(i, true)) {
-        probe[U] = hi;
+        probe[TRIAL_ACCELERATION] = hi;
         if (!this.#lowerOk(i, true)) safeLo = hi;
         else {
-          probe[OK] = hi;
-          probe[BAD] = boxLo;
-          probe[U] = stop;
-          if (stop > boxLo && stop < hi && this.#lowerOk(i, true)) probe[OK] = stop;
+          probe[PASSING_ACCELERATION] = hi;
+          probe[FAILING_ACCELERATION] = boxLo;
+          probe[TRIAL_ACCELERATION] = stop;
+          if (stop > boxLo && stop < hi && this.#lowerOk(i, true)) probe[PASSING_ACCELERATION] = stop;
           this.#searchLower(i, true);
-          safeLo = probe[OK];
+          safeLo = probe[PASSING_ACCELERATION];
         }
       }
     }
@@ -438,28 +442,31 @@ export class JointEnvelope {
     this.#safeHi[i] = safeHi;
   }
 
-  /** Bisection between probe[OK] (passes #upperOk) and probe[BAD]; leaves the largest passing u in probe[OK]. */
+  /**
+   * Bisection between probe[PASSING_ACCELERATION] (passes #upperOk) and
+   * probe[FAILING_ACCELERATION]; leaves the largest passing acceleration in probe[PASSING_ACCELERATION].
+   */
   #searchUpper(i: number, hard: boolean): void {
     const probe = this.#probe;
     for (let k = 0; k < SEARCH_STEPS; k++) {
-      probe[U] = 0.5 * (probe[OK] + probe[BAD]);
-      if (this.#upperOk(i, hard)) probe[OK] = probe[U];
-      else probe[BAD] = probe[U];
+      probe[TRIAL_ACCELERATION] = 0.5 * (probe[PASSING_ACCELERATION] + probe[FAILING_ACCELERATION]);
+      if (this.#upperOk(i, hard)) probe[PASSING_ACCELERATION] = probe[TRIAL_ACCELERATION];
+      else probe[FAILING_ACCELERATION] = probe[TRIAL_ACCELERATION];
     }
   }
 
   #searchLower(i: number, hard: boolean): void {
     const probe = this.#probe;
     for (let k = 0; k < SEARCH_STEPS; k++) {
-      probe[U] = 0.5 * (probe[OK] + probe[BAD]);
-      if (this.#lowerOk(i, hard)) probe[OK] = probe[U];
-      else probe[BAD] = probe[U];
+      probe[TRIAL_ACCELERATION] = 0.5 * (probe[PASSING_ACCELERATION] + probe[FAILING_ACCELERATION]);
+      if (this.#lowerOk(i, hard)) probe[PASSING_ACCELERATION] = probe[TRIAL_ACCELERATION];
+      else probe[FAILING_ACCELERATION] = probe[TRIAL_ACCELERATION];
     }
   }
 
   /**
-   * After acceleration probe[U] for one tick, can the joint still stop at or below
-   * probe[LIMIT] (and, for the hard limits, stay under the velocity limit)?
+   * After acceleration probe[TRIAL_ACCELERATION] for one tick, can the joint still stop at or below
+   * probe[STOP_AT] (and, for the hard limits, stay under the velocity limit)?
    *
    * Discrete braking holds each acceleration for a whole tick; where the continuous profile
    * ramps the deceleration back down, the discrete one lags by up to a tick. One tick of
@@ -468,8 +475,8 @@ export class JointEnvelope {
   #upperOk(i: number, hard: boolean): boolean {
     const { acceleration, jerk, velocity } = this.#limits;
     const dt = this.#dt;
-    const u = this.#probe[U];
-    const limit = this.#probe[LIMIT];
+    const u = this.#probe[TRIAL_ACCELERATION];
+    const limit = this.#probe[STOP_AT];
     const v = this.#velocity[i] + u * dt;
     const p = this.#position[i] + v * dt;
     if (hard && (u > 0 ? v + (u * u) / (2 * jerk[i]) : v) > velocity[i]) return false;
@@ -486,8 +493,8 @@ export class JointEnvelope {
   #lowerOk(i: number, hard: boolean): boolean {
     const { acceleration, jerk, velocity } = this.#limits;
     const dt = this.#dt;
-    const u = this.#probe[U];
-    const limit = this.#probe[LIMIT];
+    const u = this.#probe[TRIAL_ACCELERATION];
+    const limit = this.#probe[STOP_AT];
     const v = this.#velocity[i] + u * dt;
     const p = this.#position[i] + v * dt;
     if (hard && (u < 0 ? -v + (u * u) / (2 * jerk[i]) : -v) > velocity[i]) return false;

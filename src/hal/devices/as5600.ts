@@ -28,6 +28,26 @@ export const As5600Status = { MD: 0x20, ML: 0x10, MH: 0x08 } as const;
 export const AS5600_ADDRESS = 0x36;
 export const AS5600_COUNTS = 4096;
 
+/**
+ * RAW ANGLE `raw` as counts from `zeroRaw`, wrapped to one turn around it: −2048..2047. An
+ * integer, so the control tick can call this without a boxed double.
+ */
+export function as5600Counts(raw: number, zeroRaw: number): number {
+  let counts = raw - zeroRaw;
+  if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
+  else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
+  return counts;
+}
+
+/**
+ * Joint units per count of an encoder mounted with `direction` (±1) whose magnet turns once per
+ * `travelPerTurn` of joint travel (2π rad for a magnet on the joint shaft). Joint position =
+ * as5600UnitsPerCount(...) × as5600Counts(raw, zero_raw).
+ */
+export function as5600UnitsPerCount(direction = 1, travelPerTurn = 2 * Math.PI): number {
+  return (direction * travelPerTurn) / AS5600_COUNTS;
+}
+
 export interface As5600Options {
   readonly label?: string;
   readonly route?: MuxRoute;

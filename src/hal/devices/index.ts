@@ -28,7 +28,8 @@ export {
   type Ads1115Pga,
 } from './ads1115.js';
 export { Ina219, ina219Calibration, Ina219Reg, Ina219Value, INA219_DEFAULT_CONFIG, INA219_SHUNT_RANGES, type Ina219Calibration, type Ina219Options } from './ina219.js';
-export { As5600, As5600Reg, As5600Status, AS5600_ADDRESS, AS5600_COUNTS, type As5600Options } from './as5600.js';
+export { As5600, as5600Counts, As5600Reg, As5600Status, as5600UnitsPerCount, AS5600_ADDRESS, AS5600_COUNTS, type As5600Options } from './as5600.js';
+export { fsrNewtons } from './fsr.js';
 export { Tca9548a, TCA9548A_DEFAULT_ADDRESS } from './tca9548a.js';
 export { ServoArmHardware, Supply, type BusLease, type ServoArmOptions } from './servo-arm.js';
 export { encoderJointPosition, formatServoArmProbe, probeServoArm, servoArmProbeProblems, type DeviceProbe, type DeviceProbeStatus, type ProbedChip, type ServoArmProbeOptions } from './probe-arm.js';

@@ -27,6 +27,7 @@
 import type { I2cBus } from '../bus/types.js';
 import { hex } from '../bus/types.js';
 import type { GpioOutput } from '../gpio/types.js';
+import { sleepMs } from '../sleep.js';
 import { I2cDevice } from './i2c-device.js';
 
 export const Pca9685Reg = {
@@ -63,10 +64,6 @@ export interface Pca9685Options {
   /** The /OE line: logical 1 = outputs enabled (wire it active-low). */
   readonly outputEnable?: GpioOutput;
 }
-
-const sleepMs = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
 
 export class Pca9685 extends I2cDevice {
   readonly frequencyHz: number;

@@ -43,9 +43,11 @@ import { openI2cBus } from '../bus/linux.js';
 import { hex, swap16, type I2cBus } from '../bus/types.js';
 import { openGpioOutput } from '../gpio/index.js';
 import type { GpioOutput } from '../gpio/types.js';
+import { sleepMs } from '../sleep.js';
 import { HardwareError } from '../types.js';
 import { Ads1115, ADS1115_DATA_RATES, ADS1115_PGA_VOLTS, Ads1115Reg, type Ads1115DataRate, type Ads1115Pga } from './ads1115.js';
-import { As5600, As5600Reg, As5600Status, AS5600_COUNTS } from './as5600.js';
+import { As5600, as5600Counts, As5600Reg, As5600Status, as5600UnitsPerCount } from './as5600.js';
+import { fsrNewtons } from './fsr.js';
 import type { ServoArmConfig, ServoJointConfig } from '../../robot/index.js';
 import type { MuxRoute } from './i2c-device.js';
 import { Ina219, Ina219Reg, Ina219Value } from './ina219.js';
@@ -123,9 +125,7 @@ interface Mux {
   driver?: Tca9548a;
 }
 
-const sleepSeconds = (seconds: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, seconds * 1000);
-};
+const sleepSeconds = (seconds: number): void => sleepMs(seconds * 1000);
 
 /** A device's error as [message without the device prefix, fix]. */
 function splitError(error: unknown): { code: string; message: string; fix: string | undefined } {
@@ -150,10 +150,7 @@ function magnetText(status: number): string {
 /** The joint position RAW ANGLE `raw` means for this joint (wrapped to one turn around zero_raw). */
 export function encoderJointPosition(joint: ServoJointConfig, raw: number): number {
   const encoder = joint.encoder;
-  let counts = raw - (encoder?.zero_raw ?? 0);
-  if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
-  else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
-  return (counts * (encoder?.direction ?? 1) * (encoder?.travel_per_turn ?? 2 * Math.PI)) / AS5600_COUNTS;
+  return as5600UnitsPerCount(encoder?.direction, encoder?.travel_per_turn) * as5600Counts(raw, encoder?.zero_raw ?? 0);
 }
 
 function ads1115ConfigText(config: number): string {
@@ -163,18 +160,6 @@ function ads1115ConfigText(config: number): string {
   const rate = ADS1115_DATA_RATES[(config >> 5) & 0x07];
   const mode = (config & 0x0100) !== 0 ? 'single-shot' : 'continuous';
   return `${input}, ±${pga} V, ${rate} SPS, ${mode}${(config & 0x8000) === 0 ? ', converting' : ''}`;
-}
-
-/** Volts → newtons through a fingertip's calibration points (linear between, clamped outside). */
-function newtonsOf(calibration: readonly (readonly [number, number])[], volts: number): number {
-  if (volts <= calibration[0][0]) return calibration[0][1];
-  const last = calibration[calibration.length - 1];
-  if (volts >= last[0]) return last[1];
-  let k = 1;
-  while (calibration[k][0] < volts) k++;
-  const [v0, n0] = calibration[k - 1];
-  const [v1, n1] = calibration[k];
-  return n0 + ((volts - v0) * (n1 - n0)) / (v1 - v0);
 }
 
 /**
@@ -363,7 +348,7 @@ export function probeServoArm(config: ServoArmConfig, options: ServoArmProbeOpti
             }
             const tip = fsr.fingertips[slot];
             const volts = adc.volts[slot];
-            const newtons = newtonsOf(tip.calibration, volts);
+            const newtons = fsrNewtons(volts, Float64Array.from(tip.calibration, (p) => p[0]), Float64Array.from(tip.calibration, (p) => p[1]));
             row.values[`${tip.name}_volts`] = volts;
             row.values[`${tip.name}_newtons`] = newtons;
             readings[slot] = `${tip.name} (AIN${tip.input}) ${volts.toFixed(3)} V → ${newtons.toFixed(2)} N`;

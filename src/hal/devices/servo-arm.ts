@@ -36,7 +36,8 @@ import { openGpioOutput } from '../gpio/index.js';
 import type { GpioOutput } from '../gpio/types.js';
 import { HardwareError, type JointHardware, type JointState } from '../types.js';
 import { Ads1115, type Ads1115DataRate, type Ads1115Pga } from './ads1115.js';
-import { As5600, AS5600_COUNTS } from './as5600.js';
+import { As5600, as5600Counts, as5600UnitsPerCount } from './as5600.js';
+import { fsrNewtons } from './fsr.js';
 import type { ServoArmConfig } from '../../robot/index.js';
 import type { MuxRoute } from './i2c-device.js';
 import { Ina219, Ina219Value } from './ina219.js';
@@ -67,9 +68,8 @@ export interface ServoArmOptions {
 /** Slots of ServoArmHardware.supply. */
 export const Supply = { VOLTS: 0, AMPS: 1, WATTS: 2, SIZE: 3 } as const;
 
-const TWO_PI = 2 * Math.PI;
-/** Slots of ServoArmHardware's scalar array. */
-const K = { DT: 0, TOLERANCE: 1, IDLE_A: 2, BROWNOUT_V: 3, TRIP_A: 4, RETRY_FRACTION: 5, LAST_RETRIES: 6, LAST_TRANSACTIONS: 7, WINDOW_RETRIES: 8, WINDOW_TRANSACTIONS: 9, SIZE: 10 } as const;
+/** Slots of ServoArmHardware's #scalars: tick constants (seconds, rad, A, V, fraction) and retry counters. */
+const Scalar = { DT: 0, TOLERANCE: 1, IDLE_A: 2, BROWNOUT_V: 3, TRIP_A: 4, RETRY_FRACTION: 5, LAST_RETRIES: 6, LAST_TRANSACTIONS: 7, WINDOW_RETRIES: 8, WINDOW_TRANSACTIONS: 9, SIZE: 10 } as const;
 /** Fewer retries than this in the window never count as a storm, whatever the share. */
 const STORM_MIN_RETRIES = 10;
 
@@ -98,7 +98,7 @@ export class ServoArmHardware implements JointHardware {
    * Scalars the tick uses, in a typed array: a double read from an object field can leave a
    * merge (phi) tagged, and every double flowing into it is then boxed (measured: 16 B per joint).
    */
-  readonly #k = new Float64Array(K.SIZE);
+  readonly #scalars = new Float64Array(Scalar.SIZE);
   /** Retries and transactions per tick over the last second (a ring), for the storm check. */
   readonly #retryRing: Float64Array;
   readonly #transactionRing: Float64Array;
@@ -147,7 +147,7 @@ export class ServoArmHardware implements JointHardware {
     this.#minAngle = Float64Array.from(joints, (j) => j.servo.min_angle);
     this.#usPerRad = Float64Array.from(joints, (j) => (j.servo.max_us - j.servo.min_us) / (j.servo.max_angle - j.servo.min_angle));
     this.#zero = Int32Array.from(joints, (j) => j.encoder?.zero_raw ?? 0);
-    this.#unitsPerCount = Float64Array.from(joints, (j) => ((j.encoder?.direction ?? 1) * (j.encoder?.travel_per_turn ?? TWO_PI)) / AS5600_COUNTS);
+    this.#unitsPerCount = Float64Array.from(joints, (j) => as5600UnitsPerCount(j.encoder?.direction, j.encoder?.travel_per_turn));
     this.#squeezeJoint = options.squeezeJoint ?? -1;
     if (this.#squeezeJoint >= n) throw new RangeError(`squeezeJoint ${this.#squeezeJoint} is not one of the ${n} joints`);
     this.#torquePerAmp = Float64Array.from(joints, (j) => j.torque_per_amp);
@@ -159,12 +159,12 @@ export class ServoArmHardware implements JointHardware {
     // 0 = no follow check (the safety layer's following_error watches instead).
     this.#followTicks = config.follow ? Math.max(1, Math.ceil(config.follow.timeout_ms / 1000 / this.#dt)) : 0;
     this.#follows = Uint8Array.from(joints, (j) => (j.follow && j.encoder ? 1 : 0));
-    this.#k[K.DT] = this.#dt;
-    this.#k[K.TOLERANCE] = config.follow?.tolerance_rad ?? Number.POSITIVE_INFINITY;
-    this.#k[K.IDLE_A] = config.power?.idle_current_a ?? 0;
-    this.#k[K.BROWNOUT_V] = config.power?.brownout_volts ?? 0;
-    this.#k[K.TRIP_A] = config.power?.trip_current_a ?? Number.POSITIVE_INFINITY;
-    this.#k[K.RETRY_FRACTION] = config.max_retry_fraction;
+    this.#scalars[Scalar.DT] = this.#dt;
+    this.#scalars[Scalar.TOLERANCE] = config.follow?.tolerance_rad ?? Number.POSITIVE_INFINITY;
+    this.#scalars[Scalar.IDLE_A] = config.power?.idle_current_a ?? 0;
+    this.#scalars[Scalar.BROWNOUT_V] = config.power?.brownout_volts ?? 0;
+    this.#scalars[Scalar.TRIP_A] = config.power?.trip_current_a ?? Number.POSITIVE_INFINITY;
+    this.#scalars[Scalar.RETRY_FRACTION] = config.max_retry_fraction;
     const window = Math.max(1, Math.round(1 / this.#dt));
     this.#retryRing = new Float64Array(window);
     this.#transactionRing = new Float64Array(window);
@@ -288,8 +288,8 @@ export class ServoArmHardware implements JointHardware {
     this.#ringAt = 0;
     this.#ringFilled = 0;
     this.#stormError = undefined;
-    this.#k[K.WINDOW_RETRIES] = 0;
-    this.#k[K.WINDOW_TRANSACTIONS] = 0;
+    this.#scalars[Scalar.WINDOW_RETRIES] = 0;
+    this.#scalars[Scalar.WINDOW_TRANSACTIONS] = 0;
     this.#countBus();
   }
 
@@ -303,8 +303,8 @@ export class ServoArmHardware implements JointHardware {
       retries += stats[I2cStat.RETRIES];
       transactions += stats[I2cStat.TRANSACTIONS];
     }
-    this.#k[K.LAST_RETRIES] = retries;
-    this.#k[K.LAST_TRANSACTIONS] = transactions;
+    this.#scalars[Scalar.LAST_RETRIES] = retries;
+    this.#scalars[Scalar.LAST_TRANSACTIONS] = transactions;
   }
 
   /**
@@ -314,28 +314,28 @@ export class ServoArmHardware implements JointHardware {
    * bus and the chip of the latest failure.
    */
   #watchRetries(): void {
-    const k = this.#k;
-    const retriesBefore = k[K.LAST_RETRIES];
-    const transactionsBefore = k[K.LAST_TRANSACTIONS];
+    const scalars = this.#scalars;
+    const retriesBefore = scalars[Scalar.LAST_RETRIES];
+    const transactionsBefore = scalars[Scalar.LAST_TRANSACTIONS];
     this.#countBus();
-    const retries = k[K.LAST_RETRIES] - retriesBefore;
-    const transactions = k[K.LAST_TRANSACTIONS] - transactionsBefore;
+    const retries = scalars[Scalar.LAST_RETRIES] - retriesBefore;
+    const transactions = scalars[Scalar.LAST_TRANSACTIONS] - transactionsBefore;
     const at = this.#ringAt;
-    k[K.WINDOW_RETRIES] += retries - this.#retryRing[at];
-    k[K.WINDOW_TRANSACTIONS] += transactions - this.#transactionRing[at];
+    scalars[Scalar.WINDOW_RETRIES] += retries - this.#retryRing[at];
+    scalars[Scalar.WINDOW_TRANSACTIONS] += transactions - this.#transactionRing[at];
     this.#retryRing[at] = retries;
     this.#transactionRing[at] = transactions;
     this.#ringAt = at + 1 === this.#retryRing.length ? 0 : at + 1;
     if (this.#ringFilled < this.#retryRing.length) this.#ringFilled++;
-    const storming = k[K.WINDOW_RETRIES] >= STORM_MIN_RETRIES && k[K.WINDOW_RETRIES] > k[K.RETRY_FRACTION] * k[K.WINDOW_TRANSACTIONS];
+    const storming = scalars[Scalar.WINDOW_RETRIES] >= STORM_MIN_RETRIES && scalars[Scalar.WINDOW_RETRIES] > scalars[Scalar.RETRY_FRACTION] * scalars[Scalar.WINDOW_TRANSACTIONS];
     // Once reported, the storm lasts until a whole second without a retry, and it is the same
     // error all along: one hardware_error event, not one per changed count.
-    if (storming || (this.#stormError !== undefined && k[K.WINDOW_RETRIES] > 0)) throw (this.#stormError ??= this.#storm());
+    if (storming || (this.#stormError !== undefined && scalars[Scalar.WINDOW_RETRIES] > 0)) throw (this.#stormError ??= this.#storm());
     this.#stormError = undefined;
   }
 
   #storm(): HardwareError {
-    const k = this.#k;
+    const scalars = this.#scalars;
     const seconds = (this.#ringFilled * this.#dt).toFixed(2);
     const where = this.#leases
       .filter((lease) => lease.bus.lastFailedAddress >= 0)
@@ -343,7 +343,7 @@ export class ServoArmHardware implements JointHardware {
       .join('; ');
     return new HardwareError(
       `servo arm I2C (${where || 'no failure recorded'})`,
-      `bus error storm: ${k[K.WINDOW_RETRIES]} of ${k[K.WINDOW_TRANSACTIONS]} transactions in the last ${seconds} s needed a retry (servo_arm.max_retry_fraction ${k[K.RETRY_FRACTION]}); fix: check SDA/SCL wiring and pull-ups, shorten or shield the cable, run the bus slower, or replace the chip named here`,
+      `bus error storm: ${scalars[Scalar.WINDOW_RETRIES]} of ${scalars[Scalar.WINDOW_TRANSACTIONS]} transactions in the last ${seconds} s needed a retry (servo_arm.max_retry_fraction ${scalars[Scalar.RETRY_FRACTION]}); fix: check SDA/SCL wiring and pull-ups, shorten or shield the cable, run the bus slower, or replace the chip named here`,
     );
   }
 
@@ -366,7 +366,7 @@ export class ServoArmHardware implements JointHardware {
   read(out: JointState): void {
     if (!this.#open) throw new HardwareError('servo arm', 'read() before open()');
     const n = this.jointCount;
-    const dt = this.#k[K.DT];
+    const dt = this.#scalars[Scalar.DT];
     const position = this.#position;
     const velocity = this.#velocity;
     const encoders = this.#encoders;
@@ -375,11 +375,8 @@ export class ServoArmHardware implements JointHardware {
       const before = position[i];
       let now: number;
       if (encoder !== undefined) {
-        // RAW ANGLE → joint angle, inline (a helper returning a double could box it).
-        let counts = encoder.sample() - this.#zero[i];
-        if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
-        else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
-        now = this.#unitsPerCount[i] * counts;
+        // RAW ANGLE → joint angle; the multiply stays here (a helper returning a double could box it).
+        now = this.#unitsPerCount[i] * as5600Counts(encoder.sample(), this.#zero[i]);
       } else {
         now = this.#command[i];
       }
@@ -417,14 +414,14 @@ export class ServoArmHardware implements JointHardware {
       return;
     }
     const n = this.jointCount;
-    const cpu = this.#countsPerUs[0];
+    const countsPerUs = this.#countsPerUs[0];
     for (let i = 0; i < n; i++) {
       const angle = command.position(i);
       this.#command[i] = angle;
       let us = this.#minUs[i] + (angle - this.#minAngle[i]) * this.#usPerRad[i];
       if (us < this.#minUs[i]) us = this.#minUs[i];
       else if (us > this.#maxUs[i]) us = this.#maxUs[i];
-      pca.setCounts(this.#channel[i], Math.round(us * cpu) | 0);
+      pca.setCounts(this.#channel[i], Math.round(us * countsPerUs) | 0);
     }
     pca.flush();
     if (!this.#enabled) {
@@ -470,28 +467,13 @@ export class ServoArmHardware implements JointHardware {
 
   /** Joint angle of RAW ANGLE `raw` for joint i: one turn, wrapped to [−π, π). */
   #angle(i: number, raw: number): number {
-    let counts = raw - this.#zero[i];
-    if (counts >= AS5600_COUNTS / 2) counts -= AS5600_COUNTS;
-    else if (counts < -AS5600_COUNTS / 2) counts += AS5600_COUNTS;
-    return this.#unitsPerCount[i] * counts;
+    return this.#unitsPerCount[i] * as5600Counts(raw, this.#zero[i]);
   }
 
   /** Fingertip `slot`'s volts → newtons, piecewise linear through its calibration, clamped. */
   #updateForce(slot: number): void {
     const v = (this.#adc as Ads1115).volts[slot];
-    const start = this.#calStart[slot];
-    const end = this.#calStart[slot + 1];
-    const volts = this.#calVolts;
-    const newtons = this.#calNewtons;
-    let force: number;
-    if (v <= volts[start]) force = newtons[start];
-    else if (v >= volts[end - 1]) force = newtons[end - 1];
-    else {
-      let k = start + 1;
-      while (volts[k] < v) k++;
-      force = newtons[k - 1] + ((v - volts[k - 1]) * (newtons[k] - newtons[k - 1])) / (volts[k] - volts[k - 1]);
-    }
-    this.fingertipForce[slot] = force;
+    this.fingertipForce[slot] = fsrNewtons(v, this.#calVolts, this.#calNewtons, this.#calStart[slot], this.#calStart[slot + 1]);
   }
 
   /** Rail current → per-joint effort proxy (see the header), and the brown-out / overcurrent checks. */
@@ -513,7 +495,7 @@ export class ServoArmHardware implements JointHardware {
     // Checked while the drives are powered: with them off (a category-0 stop may cut the rail)
     // a dead rail is expected.
     if (limits !== undefined && this.#enabled) {
-      if (supply[Supply.VOLTS] < this.#k[K.BROWNOUT_V]) {
+      if (supply[Supply.VOLTS] < this.#scalars[Scalar.BROWNOUT_V]) {
         if (++this.#lowSamples >= limits.brownout_samples) {
           throw new HardwareError(
             power.device,
@@ -521,7 +503,7 @@ export class ServoArmHardware implements JointHardware {
           );
         }
       } else this.#lowSamples = 0;
-      if (supply[Supply.AMPS] > this.#k[K.TRIP_A]) {
+      if (supply[Supply.AMPS] > this.#scalars[Scalar.TRIP_A]) {
         if (++this.#highSamples >= limits.brownout_samples) {
           throw new HardwareError(power.device, `servo rail overcurrent: ${supply[Supply.AMPS].toFixed(2)} A > trip_current_a ${limits.trip_current_a} A (Current register 0x04); fix: look for a stalled or blocked servo`);
         }
@@ -530,7 +512,7 @@ export class ServoArmHardware implements JointHardware {
       this.#lowSamples = 0;
       this.#highSamples = 0;
     }
-    const above = supply[Supply.AMPS] - this.#k[K.IDLE_A];
+    const above = supply[Supply.AMPS] - this.#scalars[Scalar.IDLE_A];
     const drive = above > 0 ? above : 0;
     const weight = this.#weight;
     let total = 0;
@@ -565,7 +547,7 @@ export class ServoArmHardware implements JointHardware {
       if (encoder === undefined || this.#follows[i] === 0) continue;
       let error = this.#command[i] - this.#position[i];
       if (error < 0) error = -error;
-      if (error <= this.#k[K.TOLERANCE]) {
+      if (error <= this.#scalars[Scalar.TOLERANCE]) {
         this.#trailTicks[i] = 0;
         continue;
       }

@@ -55,7 +55,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HardwareError } from '../types.js';
 import { AsymmetricDebounce } from './debounce.js';
-import { errorCode, errorMessage, PERMISSION_FIX, sleepMs } from './sync.js';
+import { sleepMs } from '../sleep.js';
+import { errorCode, errorMessage, PERMISSION_FIX } from './sync.js';
 import { gpioDeviceName, type GpioInput, type GpioLevel, type GpioLineConfig, type GpioOutput } from './types.js';
 
 export interface ChardevOptions {

@@ -1,13 +1,8 @@
 /**
  * Small synchronous helpers shared by the GPIO backends. They run at open/close time, possibly on
- * the control worker, which never returns to its event loop: so no timers and no promises.
+ * the control worker, which never returns to its event loop: so no timers and no promises (the
+ * blocking sleep they use is ../sleep.ts).
  */
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-
-/** Block the calling thread for `ms` milliseconds (allowed on Node's main thread and workers). */
-export function sleepMs(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
-}
 
 /** The errno code of a Node system error, or undefined. */
 export function errorCode(error: unknown): string | undefined {

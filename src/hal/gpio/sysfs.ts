@@ -41,7 +41,8 @@ import type { Gpio as OnoffGpio } from 'onoff';
 import { HardwareError } from '../types.js';
 import { DEFAULT_SYSFS_GPIO_ROOT, resolveSysfsLine, type ChipBaseOptions, type SysfsLine } from './chip-base.js';
 import { AsymmetricDebounce } from './debounce.js';
-import { errorMessage, fixFor, sleepMs } from './sync.js';
+import { sleepMs } from '../sleep.js';
+import { errorMessage, fixFor } from './sync.js';
 import { gpioDeviceName, type GpioInput, type GpioLevel, type GpioLineConfig, type GpioOutput } from './types.js';
 
 /** onoff's hard-coded root. */

@@ -240,8 +240,9 @@ describe('loadConfig', () => {
     expect(config.manifestFile).toBe(file);
   });
 
-  it('loads the shipped 4-dof configuration once linear.onnx is built', async () => {
-    if (!existsSync(path.join(repo, 'models/linear/linear.onnx'))) return;
+  it('loads the shipped 4-dof configuration (models/linear/linear.onnx is committed)', async () => {
+    const shipped = path.join(repo, 'models/linear/linear.onnx');
+    expect(existsSync(shipped), `${shipped} is missing: rebuild it with \`npx tsx models/build-linear-policy.ts\` (npm run models)`).toBe(true);
     const config = await loadConfig(path.join(repo, 'robots/sim-arm-4dof.yaml'));
     await config.session.release();
     expect(config.manifest.output.horizon).toBe(8);

@@ -316,11 +316,9 @@ export class ServoArmModel {
       power.busVolts[0] = this.rail[1];
     }
     if (adc !== undefined) {
-      const fsr = this.#fsr;
       for (let k = 0; k < this.force.length; k++) {
         if (this.forceFunction !== undefined) this.force[k] = this.forceFunction(k, this.clock.cell[0]);
-        const f = this.force[k];
-        adc.ain[this.#fsrInput[k]] = f > 0 ? (fsr.vcc * fsr.seriesOhms * f) / (fsr.seriesOhms * f + fsr.ohmNewtons) : 0;
+        adc.ain[this.#fsrInput[k]] = fsrVolts(this.force[k], this.#fsr);
       }
     }
   }
