@@ -2,6 +2,7 @@
  * The configuration door: robot.yaml, the policy manifest it names and the model, loaded and
  * checked together so that a broken setup refuses to start with every problem listed at once.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import type { RobotDescription } from '../../robot/index.js';
@@ -58,8 +59,9 @@ export function collectConfigProblems(
   }
 
   const policyResult = readPolicyManifest(manifestFile);
-  if (policyResult.problems.length > 0 && policyResult.problems.every((p) => p.path === '(file)') && options.policyOverride === undefined) {
+  if (options.policyOverride === undefined && !existsSync(manifestFile)) {
     // A manifest that does not exist is robot.yaml's mistake: point at the line that names it.
+    // One that exists but cannot be read or resolved is the manifest's: its own problems say why.
     problems.push({
       file,
       path: 'policy.manifest',

@@ -91,6 +91,12 @@ function yamlFix(code: string, sourceLine: string | undefined): string {
   }
 }
 
+/**
+ * How many nodes alias references may expand to (yaml's `maxAliasCount`, its default made explicit):
+ * a hand-written robot.yaml or manifest needs a handful, an alias bomb needs billions.
+ */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
 export type YamlParseResult = { ok: true; source: YamlSource } | { ok: false; problems: ConfigProblem[] };
 
 export function parseYamlText(text: string, file: string): YamlParseResult {
@@ -116,10 +122,23 @@ export function parseYamlText(text: string, file: string): YamlParseResult {
   }
   let data: unknown;
   try {
-    data = doc.toJS();
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (err) {
     // toJS refuses alias bombs and unresolvable aliases, which parse as valid syntax.
     const reason = err instanceof Error ? err.message : String(err);
+    if (/excessive alias count/i.test(reason)) {
+      return {
+        ok: false,
+        problems: [
+          {
+            file,
+            path: '(file)',
+            message: `too many YAML aliases: resolving its \`*alias\` references would expand to more than ${MAX_YAML_ALIAS_COUNT} nodes (yaml maxAliasCount), the shape of an alias bomb ("billion laughs")`,
+            fix: 'write the values out instead of nesting `&anchor` / `*alias` references; configuration files need no aliases',
+          },
+        ],
+      };
+    }
     return { ok: false, problems: [{ file, path: '(file)', message: `YAML cannot be resolved: ${reason}`, fix: 'check the `&anchor` / `*alias` references; plain values are simpler here' }] };
   }
   return { ok: true, source: { file, data, lineOf: (p) => lineOfPath(doc, lineCounter, p) } };

@@ -204,6 +204,27 @@ describe('collectConfigProblems', () => {
     find(problems, file, 'policy.manifest', /policy manifest not found/);
   });
 
+  it('reports an alias bomb in the manifest as too many aliases, with or without --policy', () => {
+    // "Billion laughs": nine levels of nine aliases, a few hundred bytes that would expand to 9^9 nodes.
+    const levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    for (let k = 1; k < 9; k++) {
+      const prev = String.fromCharCode(96 + k);
+      levels.push(`${String.fromCharCode(97 + k)}: &${String.fromCharCode(97 + k)} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const manifestFile = path.join(dir, 'policy-bomb.yaml');
+    writeFileSync(manifestFile, `${levels.join('\n')}\n`);
+    const robotText = readFileSync(robotFile, 'utf8').replace('../models/demo/policy.yaml', 'policy-bomb.yaml');
+    const file = path.join(dir, 'robot-bomb.yaml');
+    writeFileSync(file, robotText);
+    for (const options of [{}, { policyOverride: manifestFile }]) {
+      const { problems } = collectConfigProblems(file, options);
+      expect(problems.some((p) => /not found/.test(p.message))).toBe(false);
+      expect(problems).toHaveLength(1);
+      const p = find(problems, manifestFile, '(file)', /too many YAML aliases/);
+      expect(p.message).toMatch(/maxAliasCount/);
+    }
+  });
+
   it('cross-checks when both parse', () => {
     const robotText = readFileSync(robotFile, 'utf8').replace('../models/demo/policy.yaml', 'policy-cross.yaml');
     const file = path.join(dir, 'robot-cross.yaml');
