@@ -4,7 +4,7 @@
  * wrong and how to fix it. A person at the robot reads these, not a stack trace.
  */
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 
@@ -144,26 +144,59 @@ export function parseYamlText(text: string, file: string): YamlParseResult {
   return { ok: true, source: { file, data, lineOf: (p) => lineOfPath(doc, lineCounter, p) } };
 }
 
-export function readYamlFile(file: string): YamlParseResult {
-  let text: string;
+/** Largest configuration file read (robot.yaml, policy manifests, HIL scenarios): real ones are a few KiB. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+function sizeText(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${bytes} bytes`;
+}
+
+function fileProblem(file: string, message: string, fix: string): YamlParseResult {
+  return { ok: false, problems: [{ file, path: '(file)', message, fix }] };
+}
+
+function tooLarge(file: string, bytes: number, cap: number): YamlParseResult {
+  return fileProblem(
+    file,
+    `file is ${bytes} bytes (${sizeText(bytes)}), larger than the ${sizeText(cap)} (${cap} bytes) a configuration file may be; it was not read`,
+    'check that this is the right file (a robot description or policy manifest is a few KiB, not a log, model or data set); cut it down below the cap',
+  );
+}
+
+/**
+ * Reads a YAML configuration file. The size is checked on the open descriptor before anything is
+ * read, and the read stops one byte past the cap, so a huge (or growing, or endless) file costs
+ * neither time nor memory: it is refused with its size.
+ */
+export function readYamlFile(file: string, maxBytes = MAX_CONFIG_FILE_BYTES): YamlParseResult {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return {
-      ok: false,
-      problems: [
-        {
-          file,
-          path: '(file)',
-          message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})`,
-          fix:
-            code === 'ENOENT'
-              ? `check the path; it was resolved to ${path.resolve(file)}`
-              : 'check the file permissions',
-        },
-      ],
-    };
+    return code === 'ENOENT'
+      ? fileProblem(file, 'file not found', `check the path; it was resolved to ${path.resolve(file)}`)
+      : fileProblem(file, `cannot read file (${code ?? String(err)})`, 'check the file permissions');
+  }
+  let text: string;
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return fileProblem(file, stat.isDirectory() ? 'is a directory, not a file' : 'is not a regular file', 'point at the YAML file itself');
+    if (stat.size > maxBytes) return tooLarge(file, stat.size, maxBytes);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > maxBytes) return tooLarge(file, Math.max(length, fstatSync(fd).size), maxBytes);
+    text = buffer.toString('utf8', 0, length);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return fileProblem(file, `cannot read file (${code ?? String(err)})`, 'check the file permissions');
+  } finally {
+    closeSync(fd);
   }
   return parseYamlText(text, file);
 }
@@ -552,10 +585,6 @@ export class ProblemList {
 
 /** Line numbers for a file that was already validated elsewhere; silently none if it cannot be read. */
 export function lineLookup(file: string): ((fieldPath: FieldPath) => number | undefined) | undefined {
-  try {
-    const parsed = parseYamlText(readFileSync(file, 'utf8'), file);
-    return parsed.ok ? parsed.source.lineOf : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = readYamlFile(file);
+  return parsed.ok ? parsed.source.lineOf : undefined;
 }

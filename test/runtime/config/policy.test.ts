@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -223,6 +223,18 @@ describe('collectConfigProblems', () => {
       const p = find(problems, manifestFile, '(file)', /too many YAML aliases/);
       expect(p.message).toMatch(/maxAliasCount/);
     }
+  });
+
+  it('refuses an oversized manifest at the manifest, by its size', () => {
+    const manifestFile = path.join(dir, 'policy-huge.yaml');
+    writeFileSync(manifestFile, stringify(baseManifest()));
+    truncateSync(manifestFile, 2 * 1024 * 1024);
+    const robotText = readFileSync(robotFile, 'utf8').replace('../models/demo/policy.yaml', 'policy-huge.yaml');
+    const file = path.join(dir, 'robot-huge-policy.yaml');
+    writeFileSync(file, robotText);
+    const { problems } = collectConfigProblems(file);
+    expect(problems).toHaveLength(1);
+    find(problems, manifestFile, '(file)', /file is 2097152 bytes \(2\.0 MiB\), larger than the 1\.0 MiB/);
   });
 
   it('cross-checks when both parse', () => {
