@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
-import { ConfigError, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
+import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
 
 /** `embody run`'s options as the CLI parses them. */
 export interface RunCliOptions {
@@ -94,6 +94,10 @@ export async function checkCommand(options: { robot: string; policy?: string; ha
         `${config.manifest.output.mode} at ${config.manifest.rate_hz} Hz\n`,
     );
     await config.session.release();
+    if (config.warnings.length > 0) {
+      const n = config.warnings.length;
+      process.stderr.write([`${n} warning${n === 1 ? '' : 's'} (not refused):`, ...config.warnings.map((w) => `  ${formatProblem(w)}`)].join('\n') + '\n');
+    }
     // The hardware: each chip of a servo arm probed on the buses robot.yaml names (real), or on
     // the chip models (emulated). Loaded lazily: a robot without servo_arm never touches the HAL.
     const { robotServoArm } = await import('../hal/index.js');

@@ -133,6 +133,16 @@ describe('embody run', () => {
     expect(check.stderr).toMatch(/joints\[0\]\.limits\.velocity/);
   }, 30_000);
 
+  it('check passes a legal but suspicious robot.yaml and prints its warning (a stop that would take 1.5e12 s)', () => {
+    const slow = join(directory, 'slow-stop.yaml');
+    const good = readFileSync(join(root, 'robots/sim-arm.yaml'), 'utf8').replace('../models/demo/policy.yaml', join(root, 'models/demo/policy.yaml'));
+    writeFileSync(slow, good.replace('velocity: 1.5, acceleration: 8', 'velocity: 1.5, acceleration: 1e-12'));
+    const check = spawnSync(process.execPath, [cli, 'check', '--robot', slow], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/^ok: /);
+    expect(check.stderr).toMatch(/1 warning \(not refused\):\n {2}.*slow-stop\.yaml:\d+: warning: joints\[0\]\.limits\.acceleration: joint `base_yaw` needs 1\.5e\+12 s to stop/);
+  }, 30_000);
+
   it('prints the robot.yaml JSON Schema', () => {
     const schema = spawnSync(process.execPath, [cli, 'schema'], { encoding: 'utf8' });
     expect(schema.status).toBe(0);

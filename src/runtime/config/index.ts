@@ -15,6 +15,7 @@ import { readRobotDescription, robotOutline } from './robot.js';
 export { ConfigError, formatPath, formatProblem, zodIssuesToProblems, type ConfigProblem } from './problems.js';
 export { checkRobotDescription, loadRobotDescription, readRobotDescription, robotJsonSchema, robotOutline } from './robot.js';
 export { checkManifest, crossCheck, loadPolicyManifest, readPolicyManifest, type LoadedPolicyManifest, type RobotOutline } from './policy.js';
+export { MAX_STOP_SECONDS, robotWarnings, stopSeconds } from './warnings.js';
 export { checkModelAgainstManifest, openPolicySession, type ModelSignature } from './model-check.js';
 
 export interface LoadConfigOptions {
@@ -30,6 +31,8 @@ export interface LoadedConfig {
   manifestFile: string;
   modelPath: string;
   session: ort.InferenceSession;
+  /** Legal but suspicious values; they did not stop the load (src/runtime/config/warnings.ts). */
+  warnings: ConfigProblem[];
 }
 
 function manifestFileFor(robotFile: string, data: unknown, options: LoadConfigOptions): string | undefined {
@@ -46,7 +49,7 @@ function manifestFileFor(robotFile: string, data: unknown, options: LoadConfigOp
 export function collectConfigProblems(
   robotFile: string,
   options: LoadConfigOptions = {},
-): { problems: ConfigProblem[]; robot?: RobotDescription; manifest?: PolicyManifest; manifestFile?: string; modelPath?: string } {
+): { problems: ConfigProblem[]; warnings: ConfigProblem[]; robot?: RobotDescription; manifest?: PolicyManifest; manifestFile?: string; modelPath?: string } {
   const file = path.resolve(robotFile);
   const robotResult = readRobotDescription(file);
   const problems: ConfigProblem[] = [...robotResult.problems];
@@ -55,7 +58,7 @@ export function collectConfigProblems(
     if (robotResult.robot !== undefined) {
       problems.push({ file, path: 'policy.manifest', message: 'no policy manifest is named', fix: 'set `policy.manifest` to the manifest YAML, relative to this file' });
     }
-    return { problems: sortByLine(problems), ...(robotResult.robot ? { robot: robotResult.robot } : {}) };
+    return { problems: sortByLine(problems), warnings: robotResult.warnings, ...(robotResult.robot ? { robot: robotResult.robot } : {}) };
   }
 
   const policyResult = readPolicyManifest(manifestFile);
@@ -78,6 +81,7 @@ export function collectConfigProblems(
   }
   return {
     problems: sortByLine(problems),
+    warnings: robotResult.warnings,
     ...(robotResult.robot ? { robot: robotResult.robot } : {}),
     ...(policy ? { manifest: policy.manifest, manifestFile, modelPath: policy.modelPath } : {}),
   };
@@ -91,5 +95,5 @@ export async function loadConfig(robotFile: string, options: LoadConfigOptions =
     throw new ConfigError(collected.problems, `refusing to start: ${n} configuration problem${n === 1 ? '' : 's'}`);
   }
   const session = await openPolicySession(modelPath, manifest, manifestFile);
-  return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session };
+  return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session, warnings: collected.warnings };
 }

@@ -17,6 +17,8 @@ export interface ConfigProblem {
   fix: string;
   /** 1-based line in `file`, when known. */
   line?: number;
+  /** `warning`: legal but almost certainly a mistake; reported, never refused. Absent: an error. */
+  severity?: 'warning';
 }
 
 export type FieldPath = readonly PropertyKey[];
@@ -29,7 +31,7 @@ export function displayFile(file: string): string {
 
 export function formatProblem(p: ConfigProblem): string {
   const where = p.line === undefined ? displayFile(p.file) : `${displayFile(p.file)}:${p.line}`;
-  return `${where}: ${p.path}: ${p.message} — fix: ${p.fix}`;
+  return `${where}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.path}: ${p.message} — fix: ${p.fix}`;
 }
 
 export class ConfigError extends Error {
@@ -577,9 +579,9 @@ export class ProblemList {
     private readonly lineOf?: (fieldPath: FieldPath) => number | undefined,
   ) {}
 
-  add(fieldPath: FieldPath, message: string, fix: string): void {
+  add(fieldPath: FieldPath, message: string, fix: string, severity?: 'warning'): void {
     const line = this.lineOf?.(fieldPath);
-    this.problems.push({ file: this.file, path: formatPath(fieldPath), message, fix, ...(line === undefined ? {} : { line }) });
+    this.problems.push({ file: this.file, path: formatPath(fieldPath), message, fix, ...(line === undefined ? {} : { line }), ...(severity === undefined ? {} : { severity }) });
   }
 }
 
