@@ -8,7 +8,7 @@ export { ConfigError, displayFile, formatPath, formatProblem, readYamlFile, vali
 export { createLogger, type Logger } from './logger.js';
 export { StatusLine } from './output/status-line.js';
 export { runRobot, StoppedBeforeReady, type RunOptions } from './run.js';
-export { describeQuantization, benchModelFile } from './policy/model-info.js';
+export { describeQuantization, benchModelFile, ModelFileError, openModelFile } from './policy/model-info.js';
 export { ControlLoop } from './control-loop.js';
 export { ClockTime, type ClockReading } from './clock.js';
 export { EventRingReader, type ControlEvent } from './event-ring.js';
