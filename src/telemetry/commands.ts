@@ -8,7 +8,8 @@
  *                is never limited (a flood of other messages cannot lock
  *                the operator out of stopping)
  *   3. topic     only cmd/mode and cmd/instruction are commands            unknown_topic
- *   4. JSON      not JSON                                                   not_json
+ *   4. JSON      not UTF-8 (decoded strictly: no U+FFFD stand-ins), or     not_json
+ *                not JSON
  *   5. retain    retained commands would replay on every reconnect          retained
  *   6. schema    unknown fields, wrong types, unknown commands              invalid
  *   7. expiry    MQTT 5 message expiry used up in transit (stop excepted)   expired
@@ -73,6 +74,27 @@ const schemas: Record<'mode' | 'instruction', z.ZodType<Omit<ValidatedCommand, '
   instruction: instructionCommandSchema,
 };
 
+// fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD, so an id with
+// broken bytes is refused rather than silently rewritten (and acted on under another name).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+type Decoded = { readonly ok: true; readonly data: unknown } | { readonly ok: false; readonly reason: string };
+
+/** The payload as JSON text (RFC 8259: UTF-8), strictly decoded. */
+function decodeJson(payload: Uint8Array): Decoded {
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    return { ok: false, reason: 'payload is not valid UTF-8 (JSON must be UTF-8; broken bytes are refused, never replaced)' };
+  }
+  try {
+    return { ok: true, data: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, reason: 'payload is not JSON' };
+  }
+}
+
 export interface CommandGate {
   /** `name` is the topic below cmd/ (e.g. 'mode'); `nowMs` is the wall clock (commands carry epoch ms). */
   check(name: string, payload: Uint8Array, delivery: CommandDelivery, nowMs: number): GateResult;
@@ -90,7 +112,8 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
       const topic = `cmd/${name}`;
       const refuse = (id: unknown, code: RefusalCode, reason: string): GateResult => ({
         ok: false,
-        id: typeof id === 'string' ? id.slice(0, 128) : '',
+        // An id that is not text (lone surrogate escapes, control characters) is not echoed.
+        id: typeof id === 'string' && !/[\p{Cs}\p{Cc}]/u.test(id) ? id.slice(0, 128) : '',
         code,
         reason: `${topic}: ${reason}`,
       });
@@ -99,20 +122,15 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
         bucket.take(nowMs);
         return refuse(undefined, 'too_large', `payload is ${payload.byteLength} bytes, commands are at most ${maxBytes}`);
       }
-      let data: unknown;
-      let json = true;
-      try {
-        data = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
-      } catch {
-        json = false;
-      }
+      const decoded = decodeJson(payload);
+      const data = decoded.ok ? decoded.data : undefined;
       const record = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
       const id = record?.id;
       // stop and estop are never refused for rate, age or expiry: acting late on a stop is harmless.
       const isStop = name === 'mode' && (record?.command === 'stop' || record?.command === 'estop');
       if (!isStop && !bucket.take(nowMs)) return refuse(id, 'rate_limited', `rate limited (${rateText})`);
       if (!known) return refuse(id, 'unknown_topic', 'unknown command topic; commands go to cmd/mode (arm, disarm, stop, reset, estop) or cmd/instruction');
-      if (!json) return refuse(undefined, 'not_json', 'payload is not JSON');
+      if (!decoded.ok) return refuse(undefined, 'not_json', decoded.reason);
       // A retained command would fire again on every reconnect of every robot that subscribes.
       if (delivery.retain) {
         return refuse(id, 'retained', 'retained commands are refused; publish without the retain flag (and clear this one with an empty retained message)');

@@ -10,7 +10,13 @@
  */
 import { z } from 'zod';
 
-const requestId = z.string().min(1).max(128).describe('chosen by the sender; echoed in cmd/ack');
+// \p{Cs}: a lone surrogate (a "\ud800" escape), which is not Unicode text; \p{Cc}: control characters.
+const requestId = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((id) => !/[\p{Cs}\p{Cc}]/u.test(id), { message: 'must be text: no lone surrogate escapes or control characters' })
+  .describe('chosen by the sender; echoed in cmd/ack');
 const timestamp = z.number().int().nonnegative().describe('ms since the Unix epoch');
 /** JSON has no NaN: a reading that is not a finite number is sent as null. */
 const reading = z.number().nullable();

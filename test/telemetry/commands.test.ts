@@ -50,6 +50,12 @@ describe('command gate', () => {
   it.each([
     ['an oversized payload', 'mode', bytes({ id: 'x', command: 'arm', pad: 'x'.repeat(9000) }), fresh, 'too_large', /payload is \d+ bytes, commands are at most 8192/, ''],
     ['malformed JSON', 'mode', bytes('{"id":'), fresh, 'not_json', /not JSON/, ''],
+    // 0xff is never UTF-8: a lenient decoder would make the id "op-\ufffd" and act on it.
+    ['invalid UTF-8 inside the id', 'mode', Buffer.concat([bytes('{"id":"op-'), Buffer.from([0xff]), bytes('","command":"arm"}')]), fresh, 'not_json', /payload is not valid UTF-8/, ''],
+    ['a UTF-8-encoded surrogate (CESU) in the id', 'mode', Buffer.concat([bytes('{"id":"op-'), Buffer.from([0xed, 0xa0, 0x80]), bytes('","command":"stop"}')]), fresh, 'not_json', /not valid UTF-8/, ''],
+    ['an overlong encoding in the id', 'mode', Buffer.concat([bytes('{"id":"op-'), Buffer.from([0xc0, 0xaf]), bytes('","command":"arm"}')]), fresh, 'not_json', /not valid UTF-8/, ''],
+    ['a lone surrogate escape in the id', 'mode', bytes('{"id":"op-\\ud800","command":"arm"}'), fresh, 'invalid', /field `id`: must be text/, ''],
+    ['a control character in the id', 'mode', bytes({ id: 'op-\u0007', command: 'arm' }), fresh, 'invalid', /field `id`: must be text/, ''],
     ['an unknown command topic', 'arm', bytes({ id: 'u' }), fresh, 'unknown_topic', /cmd\/arm: unknown command topic/, 'u'],
     ['a retained command', 'mode', bytes({ id: 'r', command: 'arm' }), { retain: true }, 'retained', /retained commands are refused/, 'r'],
     ['an unknown command', 'mode', bytes({ id: 'c', command: 'dance' }), fresh, 'invalid', /field `command`: Invalid option/, 'c'],

@@ -97,6 +97,9 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     expect(await anonymousAck(/not JSON/)).toMatchObject({ ok: false, code: 'not_json' });
     await send('cmd/instruction', JSON.stringify({ id: 'big', text: 'x'.repeat(20_000) }));
     expect(await anonymousAck(/bytes, commands are at most 8192/)).toMatchObject({ ok: false, code: 'too_large' });
+    // Broken UTF-8 inside the id: refused, never decoded to "u\ufffd" and acted on.
+    await send('cmd/mode', Buffer.concat([Buffer.from('{"id":"u'), Buffer.from([0xff, 0xfe]), Buffer.from('","command":"arm"}')]));
+    expect(await anonymousAck(/not valid UTF-8/)).toMatchObject({ ok: false, code: 'not_json' });
     // Too old.
     await send('cmd/mode', JSON.stringify({ id: 'a3', command: 'arm', ts: Date.now() - 60_000 }));
     expect(await ackFor('a3')).toMatchObject({ code: 'too_old', reason: expect.stringMatching(/field `ts`.*older/) });
