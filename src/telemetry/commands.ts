@@ -14,6 +14,9 @@
  *   6. schema    unknown fields, wrong types, unknown commands              invalid
  *   7. expiry    MQTT 5 message expiry used up in transit (stop excepted)   expired
  *   8. age       `ts` older than maxAgeMs (10 s; stop excepted)             too_old
+ *   9. future    `ts` more than maxClockSkewMs (5 s) ahead of the robot's    too_new
+ *                clock (stop excepted): it would pass the age check for
+ *                its skew plus 10 s, so it could be held back and replayed
  *
  * Every message counts against the rate, refused or not, except a stop.
  * Refusals say which check failed in `reason` (a sentence) and `code` (a word).
@@ -31,6 +34,7 @@ export interface CommandRate {
 export const defaultCommandRate: CommandRate = { burst: 10, perSecond: 5 };
 export const defaultMaxCommandBytes = 8192;
 export const defaultMaxCommandAgeMs = 10_000;
+export const defaultMaxClockSkewMs = 5_000;
 
 /** A token bucket on an injected clock (ms). */
 export class TokenBucket {
@@ -53,6 +57,8 @@ export class TokenBucket {
 export interface CommandGateOptions {
   /** Commands whose ts is older than this are refused (default 10 s; 0 turns it off). */
   readonly maxAgeMs?: number;
+  /** Commands whose ts is further ahead of the robot's clock than this are refused (default 5 s). */
+  readonly maxClockSkewMs?: number;
   readonly rate?: CommandRate;
   /** Larger payloads are refused unread (default 8 KiB: a 1024-character instruction in any script fits). */
   readonly maxBytes?: number;
@@ -102,6 +108,7 @@ export interface CommandGate {
 
 export function createCommandGate(options: CommandGateOptions = {}): CommandGate {
   const maxAgeMs = options.maxAgeMs ?? defaultMaxCommandAgeMs;
+  const maxSkewMs = options.maxClockSkewMs ?? defaultMaxClockSkewMs;
   const maxBytes = options.maxBytes ?? defaultMaxCommandBytes;
   const rate = options.rate ?? defaultCommandRate;
   const bucket = new TokenBucket(rate);
@@ -149,6 +156,13 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
         const ts = parsed.data.ts;
         if (maxAgeMs > 0 && ts !== undefined && nowMs - ts > maxAgeMs) {
           return refuse(id, 'too_old', `field \`ts\`: command is ${nowMs - ts} ms old, older than ${maxAgeMs} ms`);
+        }
+        if (ts !== undefined && ts - nowMs > maxSkewMs) {
+          return refuse(
+            id,
+            'too_new',
+            `field \`ts\`: command is dated ${ts - nowMs} ms in the future, more than the ${maxSkewMs} ms of clock skew allowed (synchronise the sender's and the robot's clocks, e.g. NTP)`,
+          );
         }
       }
       return { ok: true, command: { kind: name, ...parsed.data } as ValidatedCommand };

@@ -58,6 +58,8 @@ export interface TelemetryOptions {
   readonly maxInflightEvents?: number;
   /** Commands whose ts is older than this are refused so nothing replays late (default 10 s; 0 turns it off). */
   readonly maxCommandAgeMs?: number;
+  /** Commands whose ts is further ahead of the robot's clock than this are refused, so none can be held back and replayed (default 5 s). */
+  readonly maxCommandClockSkewMs?: number;
   /** Default: 10 in a burst, then 5 per second (stop is never limited). */
   readonly commandRate?: CommandRate;
   /** Larger command payloads are refused unread (default 8 KiB). */
@@ -119,7 +121,7 @@ export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
   const reconnectMin = Math.max(1, options.reconnectMinMs ?? 1000);
   const reconnectMax = Math.max(reconnectMin, options.reconnectMaxMs ?? 30_000);
   const spoolMetrics = options.spoolMetrics ?? true;
-  const gate = createCommandGate({ maxAgeMs: options.maxCommandAgeMs, rate: options.commandRate, maxBytes: options.maxCommandBytes });
+  const gate = createCommandGate({ maxAgeMs: options.maxCommandAgeMs, maxClockSkewMs: options.maxCommandClockSkewMs, rate: options.commandRate, maxBytes: options.maxCommandBytes });
   const refusalAcks = new TokenBucket({ burst: 20, perSecond: 10 });
 
   // Secrets and certificates: read now (a missing file is a startup error naming the file),

@@ -4,6 +4,7 @@ export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } 
 export {
   createCommandGate,
   defaultCommandRate,
+  defaultMaxClockSkewMs,
   defaultMaxCommandAgeMs,
   defaultMaxCommandBytes,
   TokenBucket,

@@ -29,7 +29,7 @@ export const modeCommandSchema = z
     command: z
       .enum(['arm', 'disarm', 'stop', 'reset', 'estop'])
       .describe('stop: controlled stop, SAFE_STOP latched; estop: the software e-stop, FAULT latched like the hardware line'),
-    ts: timestamp.optional().describe('when the operator sent it; older than the configured age and it is refused (stop and estop excepted)'),
+    ts: timestamp.optional().describe('when the operator sent it; older than the configured age, or more than 5 s ahead of the robot, and it is refused (stop and estop excepted)'),
   })
   .strict();
 
@@ -37,7 +37,7 @@ export const instructionCommandSchema = z
   .object({
     id: requestId,
     text: z.string().max(1024).describe('language instruction for the policy'),
-    ts: timestamp.optional().describe('when the operator sent it; older than the configured age and it is refused'),
+    ts: timestamp.optional().describe('when the operator sent it; older than the configured age, or more than 5 s ahead of the robot, and it is refused'),
   })
   .strict();
 
@@ -53,6 +53,7 @@ export const refusalCodes = [
   'invalid',
   'expired',
   'too_old',
+  'too_new',
   'refused',
 ] as const;
 export type RefusalCode = (typeof refusalCodes)[number];

@@ -65,6 +65,7 @@ describe('command gate', () => {
     ['a JSON array', 'mode', bytes([1, 2]), fresh, 'invalid', /payload: Invalid input: expected object/, ''],
     ['an expired MQTT 5 message', 'mode', bytes({ id: 'e', command: 'arm' }), { retain: false, expirySeconds: 0 }, 'expired', /expired/, 'e'],
     ['a command older than 10 s', 'mode', bytes({ id: 'o', command: 'reset', ts: now - 10_001 }), fresh, 'too_old', /10001 ms old, older than 10000 ms/, 'o'],
+    ['a command dated more than 5 s ahead (replayable later)', 'instruction', bytes({ id: 'n', text: 'go', ts: now + 5_001 }), fresh, 'too_new', /field `ts`: command is dated 5001 ms in the future, more than the 5000 ms of clock skew allowed/, 'n'],
   ] as const)('refuses %s, saying why', (_what, topic, payload, delivery, code, reason, id) => {
     const result = refusal(createCommandGate().check(topic, payload, delivery, now));
     expect(result.code).toBe(code);
@@ -76,6 +77,13 @@ describe('command gate', () => {
   it('accepts a command with MQTT 5 expiry left, and honours maxAgeMs 0 (no age check)', () => {
     const gate = createCommandGate({ maxAgeMs: 0 });
     expect(gate.check('mode', bytes({ id: 'a', command: 'arm', ts: 0 }), { retain: false, expirySeconds: 3 }, now).ok).toBe(true);
+  });
+
+  it('accepts a ts up to the allowed clock skew ahead, and a stop dated any time ahead', () => {
+    const gate = createCommandGate({ rate: { burst: 100, perSecond: 100 } });
+    expect(gate.check('mode', bytes({ id: 'k', command: 'arm', ts: now + 5_000 }), fresh, now).ok).toBe(true);
+    expect(gate.check('mode', bytes({ id: 'k2', command: 'stop', ts: now + 3_600_000 }), fresh, now).ok).toBe(true);
+    expect(refusal(createCommandGate({ maxClockSkewMs: 100 }).check('mode', bytes({ id: 'k3', command: 'arm', ts: now + 101 }), fresh, now)).code).toBe('too_new');
   });
 
   it('acts on a stop whatever its age or expiry, but not on a retained or malformed one', () => {

@@ -103,6 +103,9 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     // Too old.
     await send('cmd/mode', JSON.stringify({ id: 'a3', command: 'arm', ts: Date.now() - 60_000 }));
     expect(await ackFor('a3')).toMatchObject({ code: 'too_old', reason: expect.stringMatching(/field `ts`.*older/) });
+    // Dated a minute ahead: it would stay "fresh" for 70 s, long enough to be held back and replayed.
+    await send('cmd/mode', JSON.stringify({ id: 'a9', command: 'arm', ts: Date.now() + 60_000 }));
+    expect(await ackFor('a9')).toMatchObject({ code: 'too_new', reason: expect.stringMatching(/field `ts`: command is dated \d+ ms in the future, more than the 5000 ms/) });
 
     await send('cmd/mode', JSON.stringify({ id: 'a4', command: 'stop', ts: Date.now() }));
     await send('cmd/instruction', JSON.stringify({ id: 'a5', text: 'pick up the red cube' }));
