@@ -18,6 +18,9 @@
  *                clock (stop excepted): it would pass the age check for
  *                its skew plus 10 s, so it could be held back and replayed
  *
+ * After the gate, the link (connection.ts, recent-commands.ts) answers a repeated id with its
+ * first ack instead of acting on it again, and refuses an id reused by another command.
+ *
  * Every message counts against the rate, refused or not, except a stop.
  * Refusals say which check failed in `reason` (a sentence) and `code` (a word).
  */

@@ -35,5 +35,6 @@ export {
   type OutboxRecord,
   type OutboxStats,
 } from './outbox.js';
+export { defaultRecentCommandIds, defaultRecentCommandMs, RecentCommands, type RecentCommandsOptions, type Seen } from './recent-commands.js';
 export * from './schemas.js';
 export { topicKeys, topicRoot, topicsFor, type StreamTopic, type TopicKey, type Topics } from './topics.js';

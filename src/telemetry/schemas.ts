@@ -54,6 +54,7 @@ export const refusalCodes = [
   'expired',
   'too_old',
   'too_new',
+  'duplicate_id',
   'refused',
 ] as const;
 export type RefusalCode = (typeof refusalCodes)[number];

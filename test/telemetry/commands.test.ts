@@ -14,6 +14,7 @@ import {
   defaultStateDir,
   encodeState,
   encodeTactile,
+  RecentCommands,
   redactUrl,
   renderMqttSchemas,
   stateSchema,
@@ -113,6 +114,35 @@ describe('command gate', () => {
     expect(bucket.take(999)).toBe(false);
     expect(bucket.take(1000)).toBe(true);
     expect([bucket.take(60_000), bucket.take(60_000), bucket.take(60_000)]).toEqual([true, true, false]);
+  });
+});
+
+describe('recent command ids', () => {
+  const p = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+  const arm = p({ id: 'op-1', command: 'arm' });
+
+  it('tells a repeat (same id, topic and bytes) from a new command and from a reused id', () => {
+    const recent = new RecentCommands();
+    expect(recent.seen('op-1', 'mode', arm, 0)).toEqual({ kind: 'new' });
+    expect(recent.seen('op-1', 'mode', arm, 1)).toEqual({ kind: 'repeat', ack: undefined });
+    expect(recent.answered('op-1', '{"id":"op-1","ok":true,"ts":5}')).toBe(1); // one repeat was waiting
+    expect(recent.seen('op-1', 'mode', arm, 2)).toEqual({ kind: 'repeat', ack: '{"id":"op-1","ok":true,"ts":5}' });
+    expect(recent.answered('op-1', '{"id":"op-1","ok":false}')).toBe(0); // the first answer stays
+    expect(recent.seen('op-1', 'mode', p({ id: 'op-1', command: 'disarm' }), 3)).toEqual({ kind: 'reused' });
+    expect(recent.seen('op-1', 'instruction', arm, 3)).toEqual({ kind: 'reused' });
+    expect(recent.answered('never-seen', '{}')).toBe(0);
+  });
+
+  it('keeps the last 256 ids, none older than 10 minutes', () => {
+    const recent = new RecentCommands();
+    for (let i = 0; i < 300; i++) recent.seen(`id-${i}`, 'mode', p({ id: `id-${i}`, command: 'arm' }), i);
+    expect(recent.size).toBe(256);
+    expect(recent.seen('id-43', 'mode', p({ id: 'id-43', command: 'arm' }), 300).kind).toBe('new'); // pushed out
+    expect(recent.seen('id-299', 'mode', p({ id: 'id-299', command: 'arm' }), 300).kind).toBe('repeat');
+    const aging = new RecentCommands();
+    aging.seen('a', 'mode', arm, 0);
+    expect(aging.seen('a', 'mode', arm, 600_000).kind).toBe('repeat');
+    expect(aging.seen('a', 'mode', arm, 600_001).kind).toBe('new');
   });
 });
 

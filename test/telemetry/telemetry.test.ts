@@ -122,6 +122,43 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     expect(await ackFor('a5')).toMatchObject({ id: 'a5', ok: false, reason: 'no policy takes instructions', code: 'refused' });
   });
 
+  it('answers a repeated command id with its original ack and does not act on it again', async () => {
+    const b = await broker();
+    const operator = await watcher(b.url, 'embody/r10/cmd/ack');
+    const robot = link({ url: b.url, robotId: 'r10' });
+    const received: ValidatedCommand[] = [];
+    robot.commands$.subscribe((command) => received.push(command));
+    await until(() => robot.connected, 'connect');
+    const send = (topic: string, payload: unknown): Promise<unknown> => operator.client.publishAsync(`embody/r10/${topic}`, JSON.stringify(payload), { qos: 1 });
+    const acksFor = (id: string): Record<string, unknown>[] => operator.messages.filter((m) => m.payload.id === id).map((m) => m.payload);
+
+    const arm = { id: 'op-1', command: 'arm', ts: Date.now() };
+    await send('cmd/mode', arm);
+    await until(() => received.length === 1, 'the first delivery');
+    // Sent again before the runtime answered: it waits for that answer, and is not acted on.
+    await send('cmd/mode', arm);
+    await sleep(200);
+    expect(received).toHaveLength(1);
+    expect(acksFor('op-1')).toEqual([]);
+    robot.ack('op-1', true);
+    await until(() => acksFor('op-1').length === 2, 'one ack per delivery');
+    const [original, second] = acksFor('op-1');
+    expect(original).toMatchObject({ id: 'op-1', ok: true });
+    expect(second).toEqual(original);
+    // Sent a third time after the answer: answered at once with the same ack (same ts).
+    await send('cmd/mode', arm);
+    await until(() => acksFor('op-1').length === 3, 'ack of the third delivery');
+    expect(acksFor('op-1')[2]).toEqual(original);
+    // The same id on a different command is not a repeat: refused, not acted on.
+    await send('cmd/mode', { id: 'op-1', command: 'disarm' });
+    await until(() => acksFor('op-1').length === 4, 'refusal of the reused id');
+    expect(acksFor('op-1')[3]).toMatchObject({ ok: false, code: 'duplicate_id', reason: expect.stringMatching(/cmd\/mode: id `op-1` was used by a different command/) });
+    // ... except a stop, which is never refused.
+    await send('cmd/mode', { id: 'op-1', command: 'stop' });
+    await until(() => received.length === 2, 'the stop');
+    expect(received.map((c) => (c.kind === 'mode' ? c.command : c.text))).toEqual(['arm', 'stop']);
+  });
+
   it('rate-limits commands, but never a stop', async () => {
     const b = await broker();
     const operator = await watcher(b.url, 'embody/r6/cmd/ack');
