@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
-import { ConfigError, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
+import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
 
 /** `embody run`'s options as the CLI parses them. */
 export interface RunCliOptions {
@@ -94,6 +94,10 @@ export async function checkCommand(options: { robot: string; policy?: string; ha
         `${config.manifest.output.mode} at ${config.manifest.rate_hz} Hz\n`,
     );
     await config.session.release();
+    if (config.warnings.length > 0) {
+      const n = config.warnings.length;
+      process.stderr.write([`${n} warning${n === 1 ? '' : 's'} (not refused):`, ...config.warnings.map((w) => `  ${formatProblem(w)}`)].join('\n') + '\n');
+    }
     // The hardware: each chip of a servo arm probed on the buses robot.yaml names (real), or on
     // the chip models (emulated). Loaded lazily: a robot without servo_arm never touches the HAL.
     const { robotServoArm } = await import('../hal/index.js');
@@ -148,24 +152,39 @@ export function schemaCommand(): void {
   process.stdout.write(JSON.stringify(robotJsonSchema(), null, 2) + '\n');
 }
 
+/** One line for a model command that cannot do its job: 2 for a file it cannot open, 1 otherwise. */
+async function modelCommand(name: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    const { ModelFileError } = await import('../runtime/index.js');
+    process.stderr.write(`embody model ${name}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+    return error instanceof ModelFileError ? 2 : 1;
+  }
+}
+
 export async function modelInspectCommand(file: string): Promise<number> {
-  const session = await ort.InferenceSession.create(file);
-  const describe = (meta: readonly ort.InferenceSession.ValueMetadata[]): string[] =>
-    meta.map((m) => (m.isTensor ? `  ${m.name}: ${m.type} [${m.shape.join(', ')}]` : `  ${m.name}: (non-tensor)`));
-  process.stdout.write([`model ${file}`, 'inputs:', ...describe(session.inputMetadata), 'outputs:', ...describe(session.outputMetadata)].join('\n') + '\n');
-  const { describeQuantization } = await import('../runtime/index.js');
-  process.stdout.write(`quantization: ${describeQuantization(file)}\n`);
-  await session.release();
-  return 0;
+  return modelCommand('inspect', async () => {
+    const { describeQuantization, openModelFile } = await import('../runtime/index.js');
+    const session = await openModelFile(file, {});
+    const describe = (meta: readonly ort.InferenceSession.ValueMetadata[]): string[] =>
+      meta.map((m) => (m.isTensor ? `  ${m.name}: ${m.type} [${m.shape.join(', ')}]` : `  ${m.name}: (non-tensor)`));
+    process.stdout.write([`model ${file}`, 'inputs:', ...describe(session.inputMetadata), 'outputs:', ...describe(session.outputMetadata)].join('\n') + '\n');
+    process.stdout.write(`quantization: ${describeQuantization(file)}\n`);
+    await session.release();
+    return 0;
+  });
 }
 
 export async function modelBenchCommand(file: string, rateHz: number, runs: number): Promise<number> {
-  const { benchModelFile } = await import('../runtime/index.js');
-  const result = await benchModelFile(file, runs);
-  const budgetMs = 1000 / rateHz;
-  process.stdout.write(
-    `${file}: p50 ${result.p50Ms.toFixed(3)} ms, p99 ${result.p99Ms.toFixed(3)} ms, max ${result.maxMs.toFixed(3)} ms over ${runs} runs\n` +
-      `budget at ${rateHz} Hz: ${budgetMs.toFixed(1)} ms -> p99 uses ${((100 * result.p99Ms) / budgetMs).toFixed(1)}%\n`,
-  );
-  return result.p99Ms <= budgetMs ? 0 : 1;
+  return modelCommand('bench', async () => {
+    const { benchModelFile } = await import('../runtime/index.js');
+    const result = await benchModelFile(file, runs);
+    const budgetMs = 1000 / rateHz;
+    process.stdout.write(
+      `${file}: p50 ${result.p50Ms.toFixed(3)} ms, p99 ${result.p99Ms.toFixed(3)} ms, max ${result.maxMs.toFixed(3)} ms over ${runs} runs\n` +
+        `budget at ${rateHz} Hz: ${budgetMs.toFixed(1)} ms -> p99 uses ${((100 * result.p99Ms) / budgetMs).toFixed(1)}%\n`,
+    );
+    return result.p99Ms <= budgetMs ? 0 : 1;
+  });
 }

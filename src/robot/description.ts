@@ -4,6 +4,7 @@
  * JSON Schema (`embody schema`) for editor completion.
  */
 import { z } from 'zod';
+import { robotIdPattern, robotIdProblem, robotIdRule } from './robot-id.js';
 import { servoArmSectionSchema, servoDriverSchema } from './servo-arm.js';
 
 const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
@@ -305,7 +306,8 @@ export const robotDescriptionSchema = z
   .object({
     robot_id: z
       .string()
-      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only (it is an MQTT topic level)'),
+      .regex(robotIdPattern, { error: (issue) => (typeof issue.input === 'string' ? robotIdProblem(issue.input) : undefined) ?? `use ${robotIdRule}` })
+      .describe(`the robot's name in MQTT topics (embody/<robot_id>/) and its outbox directory: ${robotIdRule}`),
     control: z
       .object({
         rate_hz: positive.refine((v) => v <= 2000, { message: 'must be at most 2000 Hz' }),

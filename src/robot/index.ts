@@ -4,5 +4,6 @@
  * other room: hal, safety, tactile, runtime and hil import it, and it imports none of them.
  */
 export * from './description.js';
+export * from './robot-id.js';
 export * from './servo-arm.js';
 export { SerialChain } from './kinematics.js';

@@ -4,11 +4,11 @@
  * records, the policy runner). Other rooms import the runtime from here only.
  */
 export { collectConfigProblems, loadConfig, loadRobotDescription, robotJsonSchema, type LoadedConfig } from './config/index.js';
-export { ConfigError, displayFile, formatPath, readYamlFile, validateSource, type ConfigProblem, type FieldPath } from './config/problems.js';
+export { ConfigError, displayFile, formatPath, formatProblem, readYamlFile, validateSource, type ConfigProblem, type FieldPath } from './config/problems.js';
 export { createLogger, type Logger } from './logger.js';
 export { StatusLine } from './output/status-line.js';
 export { runRobot, StoppedBeforeReady, type RunOptions } from './run.js';
-export { describeQuantization, benchModelFile } from './policy/model-info.js';
+export { describeQuantization, benchModelFile, ModelFileError, openModelFile } from './policy/model-info.js';
 export { ControlLoop } from './control-loop.js';
 export { ClockTime, type ClockReading } from './clock.js';
 export { EventRingReader, type ControlEvent } from './event-ring.js';

@@ -8,7 +8,7 @@ import { interval, Subject, Subscription } from 'rxjs';
 import { openCameraWorld } from '../hal/camera/index.js';
 import { defaultHalKind, halKindProblem, hardwareWorldSize, robotForHal, type HardwareOptions } from '../hal/index.js';
 import { connectCameras } from './cameras.js';
-import { loadConfig } from './config/index.js';
+import { formatProblem, loadConfig } from './config/index.js';
 import { ControlThread } from './control-thread.js';
 import type { Logger } from './logger.js';
 import { logObserver } from './observers/log.js';
@@ -58,6 +58,7 @@ export class StoppedBeforeReady extends Error {
 export async function runRobot(options: RunOptions): Promise<RunReport> {
   const { log } = options;
   const config = await loadConfig(options.robotFile, { policyOverride: options.policyOverride });
+  for (const warning of config.warnings) log.warn({ problem: warning }, formatProblem(warning));
   const { manifest } = config;
   const hardware: HardwareOptions = options.hardware ?? { kind: defaultHalKind(config.robot) };
   const halProblem = hardware.kind === 'sim' ? undefined : halKindProblem(config.robot, hardware.kind);

@@ -8,11 +8,18 @@
  *                is never limited (a flood of other messages cannot lock
  *                the operator out of stopping)
  *   3. topic     only cmd/mode and cmd/instruction are commands            unknown_topic
- *   4. JSON      not JSON                                                   not_json
+ *   4. JSON      not UTF-8 (decoded strictly: no U+FFFD stand-ins), or     not_json
+ *                not JSON
  *   5. retain    retained commands would replay on every reconnect          retained
  *   6. schema    unknown fields, wrong types, unknown commands              invalid
  *   7. expiry    MQTT 5 message expiry used up in transit (stop excepted)   expired
  *   8. age       `ts` older than maxAgeMs (10 s; stop excepted)             too_old
+ *   9. future    `ts` more than maxClockSkewMs (5 s) ahead of the robot's    too_new
+ *                clock (stop excepted): it would pass the age check for
+ *                its skew plus 10 s, so it could be held back and replayed
+ *
+ * After the gate, the link (connection.ts, recent-commands.ts) answers a repeated id with its
+ * first ack instead of acting on it again, and refuses an id reused by another command.
  *
  * Every message counts against the rate, refused or not, except a stop.
  * Refusals say which check failed in `reason` (a sentence) and `code` (a word).
@@ -30,6 +37,7 @@ export interface CommandRate {
 export const defaultCommandRate: CommandRate = { burst: 10, perSecond: 5 };
 export const defaultMaxCommandBytes = 8192;
 export const defaultMaxCommandAgeMs = 10_000;
+export const defaultMaxClockSkewMs = 5_000;
 
 /** A token bucket on an injected clock (ms). */
 export class TokenBucket {
@@ -52,6 +60,8 @@ export class TokenBucket {
 export interface CommandGateOptions {
   /** Commands whose ts is older than this are refused (default 10 s; 0 turns it off). */
   readonly maxAgeMs?: number;
+  /** Commands whose ts is further ahead of the robot's clock than this are refused (default 5 s). */
+  readonly maxClockSkewMs?: number;
   readonly rate?: CommandRate;
   /** Larger payloads are refused unread (default 8 KiB: a 1024-character instruction in any script fits). */
   readonly maxBytes?: number;
@@ -73,6 +83,27 @@ const schemas: Record<'mode' | 'instruction', z.ZodType<Omit<ValidatedCommand, '
   instruction: instructionCommandSchema,
 };
 
+// fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD, so an id with
+// broken bytes is refused rather than silently rewritten (and acted on under another name).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+type Decoded = { readonly ok: true; readonly data: unknown } | { readonly ok: false; readonly reason: string };
+
+/** The payload as JSON text (RFC 8259: UTF-8), strictly decoded. */
+function decodeJson(payload: Uint8Array): Decoded {
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    return { ok: false, reason: 'payload is not valid UTF-8 (JSON must be UTF-8; broken bytes are refused, never replaced)' };
+  }
+  try {
+    return { ok: true, data: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, reason: 'payload is not JSON' };
+  }
+}
+
 export interface CommandGate {
   /** `name` is the topic below cmd/ (e.g. 'mode'); `nowMs` is the wall clock (commands carry epoch ms). */
   check(name: string, payload: Uint8Array, delivery: CommandDelivery, nowMs: number): GateResult;
@@ -80,6 +111,7 @@ export interface CommandGate {
 
 export function createCommandGate(options: CommandGateOptions = {}): CommandGate {
   const maxAgeMs = options.maxAgeMs ?? defaultMaxCommandAgeMs;
+  const maxSkewMs = options.maxClockSkewMs ?? defaultMaxClockSkewMs;
   const maxBytes = options.maxBytes ?? defaultMaxCommandBytes;
   const rate = options.rate ?? defaultCommandRate;
   const bucket = new TokenBucket(rate);
@@ -90,7 +122,8 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
       const topic = `cmd/${name}`;
       const refuse = (id: unknown, code: RefusalCode, reason: string): GateResult => ({
         ok: false,
-        id: typeof id === 'string' ? id.slice(0, 128) : '',
+        // An id that is not text (lone surrogate escapes, control characters) is not echoed.
+        id: typeof id === 'string' && !/[\p{Cs}\p{Cc}]/u.test(id) ? id.slice(0, 128) : '',
         code,
         reason: `${topic}: ${reason}`,
       });
@@ -99,20 +132,15 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
         bucket.take(nowMs);
         return refuse(undefined, 'too_large', `payload is ${payload.byteLength} bytes, commands are at most ${maxBytes}`);
       }
-      let data: unknown;
-      let json = true;
-      try {
-        data = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
-      } catch {
-        json = false;
-      }
+      const decoded = decodeJson(payload);
+      const data = decoded.ok ? decoded.data : undefined;
       const record = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
       const id = record?.id;
       // stop and estop are never refused for rate, age or expiry: acting late on a stop is harmless.
       const isStop = name === 'mode' && (record?.command === 'stop' || record?.command === 'estop');
       if (!isStop && !bucket.take(nowMs)) return refuse(id, 'rate_limited', `rate limited (${rateText})`);
       if (!known) return refuse(id, 'unknown_topic', 'unknown command topic; commands go to cmd/mode (arm, disarm, stop, reset, estop) or cmd/instruction');
-      if (!json) return refuse(undefined, 'not_json', 'payload is not JSON');
+      if (!decoded.ok) return refuse(undefined, 'not_json', decoded.reason);
       // A retained command would fire again on every reconnect of every robot that subscribes.
       if (delivery.retain) {
         return refuse(id, 'retained', 'retained commands are refused; publish without the retain flag (and clear this one with an empty retained message)');
@@ -131,6 +159,13 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
         const ts = parsed.data.ts;
         if (maxAgeMs > 0 && ts !== undefined && nowMs - ts > maxAgeMs) {
           return refuse(id, 'too_old', `field \`ts\`: command is ${nowMs - ts} ms old, older than ${maxAgeMs} ms`);
+        }
+        if (ts !== undefined && ts - nowMs > maxSkewMs) {
+          return refuse(
+            id,
+            'too_new',
+            `field \`ts\`: command is dated ${ts - nowMs} ms in the future, more than the ${maxSkewMs} ms of clock skew allowed (synchronise the sender's and the robot's clocks, e.g. NTP)`,
+          );
         }
       }
       return { ok: true, command: { kind: name, ...parsed.data } as ValidatedCommand };

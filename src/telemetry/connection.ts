@@ -8,6 +8,8 @@
  *   - events go through the on-disk outbox (outbox.ts): QoS 1, a bounded in-flight window,
  *     flushed in order on every connect, including by the next process after a restart;
  *   - commands pass the command gate (commands.ts) and every refusal is answered on cmd/ack;
+ *     a repeated command id is answered with its first ack and not acted on again
+ *     (recent-commands.ts: the last 256 ids, 10 min);
  *   - reconnects back off exponentially with jitter (backoff.ts); TLS and credentials come from
  *     files, re-read on every reconnect attempt, and never reach a log.
  */
@@ -17,6 +19,7 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient 
 import { Observable, Subject } from 'rxjs';
 import { backoffDelay } from './backoff.js';
 import { createCommandGate, TokenBucket, type CommandRate } from './commands.js';
+import { defaultRecentCommandIds, defaultRecentCommandMs, RecentCommands } from './recent-commands.js';
 import { defaultStateDir, readPasswordFile, readSecretFile, redactUrl } from './config.js';
 import { encodeStream } from './encode.js';
 import { Outbox, OutboxLockedError, type OutboxLimits, type OutboxStats } from './outbox.js';
@@ -58,6 +61,11 @@ export interface TelemetryOptions {
   readonly maxInflightEvents?: number;
   /** Commands whose ts is older than this are refused so nothing replays late (default 10 s; 0 turns it off). */
   readonly maxCommandAgeMs?: number;
+  /** Commands whose ts is further ahead of the robot's clock than this are refused, so none can be held back and replayed (default 5 s). */
+  readonly maxCommandClockSkewMs?: number;
+  /** Ids remembered so a repeated command is answered with its first ack, not acted on again (default 256, and 10 min). */
+  readonly recentCommandIds?: number;
+  readonly recentCommandMs?: number;
   /** Default: 10 in a burst, then 5 per second (stop is never limited). */
   readonly commandRate?: CommandRate;
   /** Larger command payloads are refused unread (default 8 KiB). */
@@ -119,8 +127,10 @@ export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
   const reconnectMin = Math.max(1, options.reconnectMinMs ?? 1000);
   const reconnectMax = Math.max(reconnectMin, options.reconnectMaxMs ?? 30_000);
   const spoolMetrics = options.spoolMetrics ?? true;
-  const gate = createCommandGate({ maxAgeMs: options.maxCommandAgeMs, rate: options.commandRate, maxBytes: options.maxCommandBytes });
+  const gate = createCommandGate({ maxAgeMs: options.maxCommandAgeMs, maxClockSkewMs: options.maxCommandClockSkewMs, rate: options.commandRate, maxBytes: options.maxCommandBytes });
   const refusalAcks = new TokenBucket({ burst: 20, perSecond: 10 });
+  const recent = new RecentCommands({ maxIds: options.recentCommandIds, maxAgeMs: options.recentCommandMs });
+  const recentCommandsText = `${options.recentCommandIds ?? defaultRecentCommandIds} commands or ${Math.round((options.recentCommandMs ?? defaultRecentCommandMs) / 1000)} s`;
 
   // Secrets and certificates: read now (a missing file is a startup error naming the file),
   // again before every reconnect attempt (rotated certificates, changed passwords).
@@ -284,10 +294,27 @@ export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
     errorLogged = true;
   });
 
-  const publishAck = (id: string, ok: boolean, reason?: string, code?: RefusalCode): void => {
+  const sendAck = (json: string): void => {
     if (closing || !client.connected) return;
-    const payload = { id, ok, ...(reason === undefined ? {} : { reason }), ...(ok ? {} : { code: code ?? 'refused' }), ts: Date.now() };
-    client.publish(topics['cmd/ack'], JSON.stringify(payload), { qos: 1 });
+    client.publish(topics['cmd/ack'], json, { qos: 1 });
+  };
+  const ackJson = (id: string, ok: boolean, reason?: string, code?: RefusalCode): string =>
+    JSON.stringify({ id, ok, ...(reason === undefined ? {} : { reason }), ...(ok ? {} : { code: code ?? 'refused' }), ts: Date.now() });
+  // The runtime's answer to a command it was given: remembered for the command's repeats, and
+  // sent once more for each repeat that arrived before it.
+  const publishAck = (id: string, ok: boolean, reason?: string, code?: RefusalCode): void => {
+    const json = ackJson(id, ok, reason, code);
+    const repeats = recent.answered(id, json);
+    for (let i = 0; i <= repeats; i++) sendAck(json);
+  };
+  const refuse = (id: string, code: RefusalCode, reason: string): void => {
+    // A flood of bad commands must not turn into a flood of acks and log lines.
+    if (!refusalAcks.take(Date.now())) {
+      refusalsUnanswered++;
+      return;
+    }
+    log.warn({ id, code, reason }, 'command refused');
+    sendAck(ackJson(id, false, reason, code));
   };
 
   client.on('message', (topic, payload, packet) => {
@@ -295,18 +322,37 @@ export function connectTelemetry(options: TelemetryOptions): TelemetryLink {
     const name = topic.slice(commandPrefix.length);
     if (name === 'ack') return;
     const expiry = packet.properties?.messageExpiryInterval;
-    const result = gate.check(name, payload, { retain: packet.retain, ...(expiry === undefined ? {} : { expirySeconds: expiry }) }, Date.now());
-    if (result.ok) {
-      commands.next(result.command);
+    const now = Date.now();
+    const result = gate.check(name, payload, { retain: packet.retain, ...(expiry === undefined ? {} : { expirySeconds: expiry }) }, now);
+    if (!result.ok) {
+      refuse(result.id, result.code, result.reason);
       return;
     }
-    // A flood of bad commands must not turn into a flood of acks and log lines.
-    if (!refusalAcks.take(Date.now())) {
-      refusalsUnanswered++;
-      return;
+    const { command } = result;
+    let seen = recent.seen(command.id, name, payload, now);
+    if (seen.kind === 'reused' && command.kind === 'mode' && (command.command === 'stop' || command.command === 'estop')) {
+      // A stop is never refused: it takes the id over.
+      recent.forget(command.id);
+      seen = recent.seen(command.id, name, payload, now);
     }
-    log.warn({ id: result.id, code: result.code, reason: result.reason }, 'command refused');
-    publishAck(result.id, false, result.reason, result.code);
+    switch (seen.kind) {
+      case 'new':
+        commands.next(command);
+        return;
+      case 'repeat':
+        // Delivered again (at least once): answered like the first, never acted on twice. A
+        // repeat of a command not answered yet gets the answer when the runtime gives it.
+        log.info({ id: command.id, topic: `cmd/${name}`, answered: seen.ack !== undefined }, 'repeated command: answered with its original ack, not acted on again');
+        if (seen.ack !== undefined) sendAck(seen.ack);
+        return;
+      case 'reused':
+        refuse(
+          command.id,
+          'duplicate_id',
+          `cmd/${name}: id \`${command.id}\` was used by a different command within the last ${recentCommandsText}; give every command a new id`,
+        );
+        return;
+    }
   });
 
   const socketBacklog = (): number => (client.stream as { writableLength?: number } | undefined)?.writableLength ?? 0;

@@ -4,6 +4,7 @@ export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } 
 export {
   createCommandGate,
   defaultCommandRate,
+  defaultMaxClockSkewMs,
   defaultMaxCommandAgeMs,
   defaultMaxCommandBytes,
   TokenBucket,
@@ -34,5 +35,6 @@ export {
   type OutboxRecord,
   type OutboxStats,
 } from './outbox.js';
+export { defaultRecentCommandIds, defaultRecentCommandMs, RecentCommands, type RecentCommandsOptions, type Seen } from './recent-commands.js';
 export * from './schemas.js';
 export { topicKeys, topicRoot, topicsFor, type StreamTopic, type TopicKey, type Topics } from './topics.js';

@@ -10,7 +10,13 @@
  */
 import { z } from 'zod';
 
-const requestId = z.string().min(1).max(128).describe('chosen by the sender; echoed in cmd/ack');
+// \p{Cs}: a lone surrogate (a "\ud800" escape), which is not Unicode text; \p{Cc}: control characters.
+const requestId = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((id) => !/[\p{Cs}\p{Cc}]/u.test(id), { message: 'must be text: no lone surrogate escapes or control characters' })
+  .describe('chosen by the sender; echoed in cmd/ack');
 const timestamp = z.number().int().nonnegative().describe('ms since the Unix epoch');
 /** JSON has no NaN: a reading that is not a finite number is sent as null. */
 const reading = z.number().nullable();
@@ -23,7 +29,7 @@ export const modeCommandSchema = z
     command: z
       .enum(['arm', 'disarm', 'stop', 'reset', 'estop'])
       .describe('stop: controlled stop, SAFE_STOP latched; estop: the software e-stop, FAULT latched like the hardware line'),
-    ts: timestamp.optional().describe('when the operator sent it; older than the configured age and it is refused (stop and estop excepted)'),
+    ts: timestamp.optional().describe('when the operator sent it; older than the configured age, or more than 5 s ahead of the robot, and it is refused (stop and estop excepted)'),
   })
   .strict();
 
@@ -31,7 +37,7 @@ export const instructionCommandSchema = z
   .object({
     id: requestId,
     text: z.string().max(1024).describe('language instruction for the policy'),
-    ts: timestamp.optional().describe('when the operator sent it; older than the configured age and it is refused'),
+    ts: timestamp.optional().describe('when the operator sent it; older than the configured age, or more than 5 s ahead of the robot, and it is refused'),
   })
   .strict();
 
@@ -47,6 +53,8 @@ export const refusalCodes = [
   'invalid',
   'expired',
   'too_old',
+  'too_new',
+  'duplicate_id',
   'refused',
 ] as const;
 export type RefusalCode = (typeof refusalCodes)[number];

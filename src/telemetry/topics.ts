@@ -1,19 +1,16 @@
 /** The MQTT topic map, rooted at embody/<robot_id>/ (DESIGN.md contract, docs/MQTT.md). */
+import { robotIdProblem } from '../robot/robot-id.js';
+
 export const topicKeys = ['status', 'state', 'tactile', 'events', 'metrics', 'cmd/mode', 'cmd/instruction', 'cmd/ack'] as const;
 export type TopicKey = (typeof topicKeys)[number];
 /** Sampled QoS 0 topics: losing one sample is fine, queueing them is not. */
 export type StreamTopic = 'state' | 'tactile' | 'metrics';
 export type Topics = Readonly<Record<TopicKey, string>>;
 
-// Wildcards or separators in the id would make the robot publish into, or listen on, other
-// robots' subtrees.
-const validRobotId = /^[A-Za-z0-9_.-]+$/;
-
-/** `embody/<robot_id>/`, after checking the id is one topic level. */
+/** `embody/<robot_id>/`, after checking the id by the rule robot.yaml's schema uses (src/robot/robot-id.ts). */
 export function topicRoot(robotId: string): string {
-  if (!validRobotId.test(robotId)) {
-    throw new Error(`robot_id \`${robotId}\` cannot be an MQTT topic level: use letters, digits, '_', '.', '-'`);
-  }
+  const problem = robotIdProblem(robotId);
+  if (problem !== undefined) throw new Error(problem);
   return `embody/${robotId}/`;
 }
 

@@ -167,6 +167,37 @@ describe('embody run', () => {
     expect(check.stderr).toMatch(/joints\[0\]\.limits\.velocity/);
   }, 30_000);
 
+  it('check passes a legal but suspicious robot.yaml and prints its warning (a stop that would take 1.5e12 s)', () => {
+    const slow = join(directory, 'slow-stop.yaml');
+    const good = readFileSync(join(root, 'robots/sim-arm.yaml'), 'utf8').replace('../models/demo/policy.yaml', join(root, 'models/demo/policy.yaml'));
+    writeFileSync(slow, good.replace('velocity: 1.5, acceleration: 8', 'velocity: 1.5, acceleration: 1e-12'));
+    const check = spawnSync(process.execPath, [cli, 'check', '--robot', slow], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/^ok: /);
+    expect(check.stderr).toMatch(/1 warning \(not refused\):\n {2}.*slow-stop\.yaml:\d+: warning: joints\[0\]\.limits\.acceleration: joint `base_yaw` needs 1\.5e\+12 s to stop/);
+  }, 30_000);
+
+  it('model inspect and bench refuse a missing or non-ONNX file in one line naming the file and the cause, no stack', () => {
+    const notOnnx = join(directory, 'not-a-model.onnx');
+    writeFileSync(notOnnx, 'name: this is YAML, not ONNX\n');
+    const missing = join(directory, 'missing.onnx');
+    for (const command of ['inspect', 'bench']) {
+      for (const [file, cause] of [
+        [missing, /file not found/],
+        [notOnnx, /not an ONNX model onnxruntime can load \(Protobuf parsing failed\)/],
+      ] as const) {
+        const args = [cli, 'model', command, file, ...(command === 'bench' ? ['--runs', '5'] : [])];
+        const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
+        expect(result.status, result.stderr).toBe(2);
+        const lines = result.stderr.trim().split('\n');
+        expect(lines, result.stderr).toHaveLength(1);
+        expect(lines[0]).toContain(`embody model ${command}: ${file}: `);
+        expect(lines[0]).toMatch(cause);
+        expect(result.stdout).toBe('');
+      }
+    }
+  }, 30_000);
+
   it('prints the robot.yaml JSON Schema', () => {
     const schema = spawnSync(process.execPath, [cli, 'schema'], { encoding: 'utf8' });
     expect(schema.status).toBe(0);

@@ -14,6 +14,7 @@ import {
   defaultStateDir,
   encodeState,
   encodeTactile,
+  RecentCommands,
   redactUrl,
   renderMqttSchemas,
   stateSchema,
@@ -50,6 +51,12 @@ describe('command gate', () => {
   it.each([
     ['an oversized payload', 'mode', bytes({ id: 'x', command: 'arm', pad: 'x'.repeat(9000) }), fresh, 'too_large', /payload is \d+ bytes, commands are at most 8192/, ''],
     ['malformed JSON', 'mode', bytes('{"id":'), fresh, 'not_json', /not JSON/, ''],
+    // 0xff is never UTF-8: a lenient decoder would make the id "op-\ufffd" and act on it.
+    ['invalid UTF-8 inside the id', 'mode', Buffer.concat([bytes('{"id":"op-'), Buffer.from([0xff]), bytes('","command":"arm"}')]), fresh, 'not_json', /payload is not valid UTF-8/, ''],
+    ['a UTF-8-encoded surrogate (CESU) in the id', 'mode', Buffer.concat([bytes('{"id":"op-'), Buffer.from([0xed, 0xa0, 0x80]), bytes('","command":"stop"}')]), fresh, 'not_json', /not valid UTF-8/, ''],
+    ['an overlong encoding in the id', 'mode', Buffer.concat([bytes('{"id":"op-'), Buffer.from([0xc0, 0xaf]), bytes('","command":"arm"}')]), fresh, 'not_json', /not valid UTF-8/, ''],
+    ['a lone surrogate escape in the id', 'mode', bytes('{"id":"op-\\ud800","command":"arm"}'), fresh, 'invalid', /field `id`: must be text/, ''],
+    ['a control character in the id', 'mode', bytes({ id: 'op-\u0007', command: 'arm' }), fresh, 'invalid', /field `id`: must be text/, ''],
     ['an unknown command topic', 'arm', bytes({ id: 'u' }), fresh, 'unknown_topic', /cmd\/arm: unknown command topic/, 'u'],
     ['a retained command', 'mode', bytes({ id: 'r', command: 'arm' }), { retain: true }, 'retained', /retained commands are refused/, 'r'],
     ['an unknown command', 'mode', bytes({ id: 'c', command: 'dance' }), fresh, 'invalid', /field `command`: Invalid option/, 'c'],
@@ -59,6 +66,7 @@ describe('command gate', () => {
     ['a JSON array', 'mode', bytes([1, 2]), fresh, 'invalid', /payload: Invalid input: expected object/, ''],
     ['an expired MQTT 5 message', 'mode', bytes({ id: 'e', command: 'arm' }), { retain: false, expirySeconds: 0 }, 'expired', /expired/, 'e'],
     ['a command older than 10 s', 'mode', bytes({ id: 'o', command: 'reset', ts: now - 10_001 }), fresh, 'too_old', /10001 ms old, older than 10000 ms/, 'o'],
+    ['a command dated more than 5 s ahead (replayable later)', 'instruction', bytes({ id: 'n', text: 'go', ts: now + 5_001 }), fresh, 'too_new', /field `ts`: command is dated 5001 ms in the future, more than the 5000 ms of clock skew allowed/, 'n'],
   ] as const)('refuses %s, saying why', (_what, topic, payload, delivery, code, reason, id) => {
     const result = refusal(createCommandGate().check(topic, payload, delivery, now));
     expect(result.code).toBe(code);
@@ -70,6 +78,13 @@ describe('command gate', () => {
   it('accepts a command with MQTT 5 expiry left, and honours maxAgeMs 0 (no age check)', () => {
     const gate = createCommandGate({ maxAgeMs: 0 });
     expect(gate.check('mode', bytes({ id: 'a', command: 'arm', ts: 0 }), { retain: false, expirySeconds: 3 }, now).ok).toBe(true);
+  });
+
+  it('accepts a ts up to the allowed clock skew ahead, and a stop dated any time ahead', () => {
+    const gate = createCommandGate({ rate: { burst: 100, perSecond: 100 } });
+    expect(gate.check('mode', bytes({ id: 'k', command: 'arm', ts: now + 5_000 }), fresh, now).ok).toBe(true);
+    expect(gate.check('mode', bytes({ id: 'k2', command: 'stop', ts: now + 3_600_000 }), fresh, now).ok).toBe(true);
+    expect(refusal(createCommandGate({ maxClockSkewMs: 100 }).check('mode', bytes({ id: 'k3', command: 'arm', ts: now + 101 }), fresh, now)).code).toBe('too_new');
   });
 
   it('acts on a stop whatever its age or expiry, but not on a retained or malformed one', () => {
@@ -99,6 +114,35 @@ describe('command gate', () => {
     expect(bucket.take(999)).toBe(false);
     expect(bucket.take(1000)).toBe(true);
     expect([bucket.take(60_000), bucket.take(60_000), bucket.take(60_000)]).toEqual([true, true, false]);
+  });
+});
+
+describe('recent command ids', () => {
+  const p = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+  const arm = p({ id: 'op-1', command: 'arm' });
+
+  it('tells a repeat (same id, topic and bytes) from a new command and from a reused id', () => {
+    const recent = new RecentCommands();
+    expect(recent.seen('op-1', 'mode', arm, 0)).toEqual({ kind: 'new' });
+    expect(recent.seen('op-1', 'mode', arm, 1)).toEqual({ kind: 'repeat', ack: undefined });
+    expect(recent.answered('op-1', '{"id":"op-1","ok":true,"ts":5}')).toBe(1); // one repeat was waiting
+    expect(recent.seen('op-1', 'mode', arm, 2)).toEqual({ kind: 'repeat', ack: '{"id":"op-1","ok":true,"ts":5}' });
+    expect(recent.answered('op-1', '{"id":"op-1","ok":false}')).toBe(0); // the first answer stays
+    expect(recent.seen('op-1', 'mode', p({ id: 'op-1', command: 'disarm' }), 3)).toEqual({ kind: 'reused' });
+    expect(recent.seen('op-1', 'instruction', arm, 3)).toEqual({ kind: 'reused' });
+    expect(recent.answered('never-seen', '{}')).toBe(0);
+  });
+
+  it('keeps the last 256 ids, none older than 10 minutes', () => {
+    const recent = new RecentCommands();
+    for (let i = 0; i < 300; i++) recent.seen(`id-${i}`, 'mode', p({ id: `id-${i}`, command: 'arm' }), i);
+    expect(recent.size).toBe(256);
+    expect(recent.seen('id-43', 'mode', p({ id: 'id-43', command: 'arm' }), 300).kind).toBe('new'); // pushed out
+    expect(recent.seen('id-299', 'mode', p({ id: 'id-299', command: 'arm' }), 300).kind).toBe('repeat');
+    const aging = new RecentCommands();
+    aging.seen('a', 'mode', arm, 0);
+    expect(aging.seen('a', 'mode', arm, 600_000).kind).toBe('repeat');
+    expect(aging.seen('a', 'mode', arm, 600_001).kind).toBe('new');
   });
 });
 

@@ -97,9 +97,15 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     expect(await anonymousAck(/not JSON/)).toMatchObject({ ok: false, code: 'not_json' });
     await send('cmd/instruction', JSON.stringify({ id: 'big', text: 'x'.repeat(20_000) }));
     expect(await anonymousAck(/bytes, commands are at most 8192/)).toMatchObject({ ok: false, code: 'too_large' });
+    // Broken UTF-8 inside the id: refused, never decoded to "u\ufffd" and acted on.
+    await send('cmd/mode', Buffer.concat([Buffer.from('{"id":"u'), Buffer.from([0xff, 0xfe]), Buffer.from('","command":"arm"}')]));
+    expect(await anonymousAck(/not valid UTF-8/)).toMatchObject({ ok: false, code: 'not_json' });
     // Too old.
     await send('cmd/mode', JSON.stringify({ id: 'a3', command: 'arm', ts: Date.now() - 60_000 }));
     expect(await ackFor('a3')).toMatchObject({ code: 'too_old', reason: expect.stringMatching(/field `ts`.*older/) });
+    // Dated a minute ahead: it would stay "fresh" for 70 s, long enough to be held back and replayed.
+    await send('cmd/mode', JSON.stringify({ id: 'a9', command: 'arm', ts: Date.now() + 60_000 }));
+    expect(await ackFor('a9')).toMatchObject({ code: 'too_new', reason: expect.stringMatching(/field `ts`: command is dated \d+ ms in the future, more than the 5000 ms/) });
 
     await send('cmd/mode', JSON.stringify({ id: 'a4', command: 'stop', ts: Date.now() }));
     await send('cmd/instruction', JSON.stringify({ id: 'a5', text: 'pick up the red cube' }));
@@ -114,6 +120,43 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     robot.ack('a5', false, 'no policy takes instructions');
     expect(await ackFor('a4')).toMatchObject({ id: 'a4', ok: true });
     expect(await ackFor('a5')).toMatchObject({ id: 'a5', ok: false, reason: 'no policy takes instructions', code: 'refused' });
+  });
+
+  it('answers a repeated command id with its original ack and does not act on it again', async () => {
+    const b = await broker();
+    const operator = await watcher(b.url, 'embody/r10/cmd/ack');
+    const robot = link({ url: b.url, robotId: 'r10' });
+    const received: ValidatedCommand[] = [];
+    robot.commands$.subscribe((command) => received.push(command));
+    await until(() => robot.connected, 'connect');
+    const send = (topic: string, payload: unknown): Promise<unknown> => operator.client.publishAsync(`embody/r10/${topic}`, JSON.stringify(payload), { qos: 1 });
+    const acksFor = (id: string): Record<string, unknown>[] => operator.messages.filter((m) => m.payload.id === id).map((m) => m.payload);
+
+    const arm = { id: 'op-1', command: 'arm', ts: Date.now() };
+    await send('cmd/mode', arm);
+    await until(() => received.length === 1, 'the first delivery');
+    // Sent again before the runtime answered: it waits for that answer, and is not acted on.
+    await send('cmd/mode', arm);
+    await sleep(200);
+    expect(received).toHaveLength(1);
+    expect(acksFor('op-1')).toEqual([]);
+    robot.ack('op-1', true);
+    await until(() => acksFor('op-1').length === 2, 'one ack per delivery');
+    const [original, second] = acksFor('op-1');
+    expect(original).toMatchObject({ id: 'op-1', ok: true });
+    expect(second).toEqual(original);
+    // Sent a third time after the answer: answered at once with the same ack (same ts).
+    await send('cmd/mode', arm);
+    await until(() => acksFor('op-1').length === 3, 'ack of the third delivery');
+    expect(acksFor('op-1')[2]).toEqual(original);
+    // The same id on a different command is not a repeat: refused, not acted on.
+    await send('cmd/mode', { id: 'op-1', command: 'disarm' });
+    await until(() => acksFor('op-1').length === 4, 'refusal of the reused id');
+    expect(acksFor('op-1')[3]).toMatchObject({ ok: false, code: 'duplicate_id', reason: expect.stringMatching(/cmd\/mode: id `op-1` was used by a different command/) });
+    // ... except a stop, which is never refused.
+    await send('cmd/mode', { id: 'op-1', command: 'stop' });
+    await until(() => received.length === 2, 'the stop');
+    expect(received.map((c) => (c.kind === 'mode' ? c.command : c.text))).toEqual(['arm', 'stop']);
   });
 
   it('rate-limits commands, but never a stop', async () => {

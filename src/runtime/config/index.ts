@@ -2,6 +2,7 @@
  * The configuration door: robot.yaml, the policy manifest it names and the model, loaded and
  * checked together so that a broken setup refuses to start with every problem listed at once.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { RobotDescription } from '../../robot/index.js';
 import type { PolicyManifest } from '../policy/manifest.js';
@@ -14,6 +15,7 @@ import { readRobotDescription, robotOutline } from './robot.js';
 export { ConfigError, formatPath, formatProblem, zodIssuesToProblems, type ConfigProblem } from './problems.js';
 export { checkRobotDescription, loadRobotDescription, readRobotDescription, robotJsonSchema, robotOutline } from './robot.js';
 export { checkManifest, crossCheck, loadPolicyManifest, readPolicyManifest, type LoadedPolicyManifest, type RobotOutline } from './policy.js';
+export { MAX_STOP_SECONDS, robotWarnings, stopSeconds } from './warnings.js';
 export { checkModelAgainstManifest, openPolicySession } from './model-check.js';
 export type { ModelSignature } from '../policy/session.js';
 
@@ -32,6 +34,8 @@ export interface LoadedConfig {
   manifestFile: string;
   modelPath: string;
   session: PolicySession;
+  /** Legal but suspicious values; they did not stop the load (src/runtime/config/warnings.ts). */
+  warnings: ConfigProblem[];
 }
 
 function manifestFileFor(robotFile: string, data: unknown, options: LoadConfigOptions): string | undefined {
@@ -48,7 +52,7 @@ function manifestFileFor(robotFile: string, data: unknown, options: LoadConfigOp
 export function collectConfigProblems(
   robotFile: string,
   options: LoadConfigOptions = {},
-): { problems: ConfigProblem[]; robot?: RobotDescription; manifest?: PolicyManifest; manifestFile?: string; modelPath?: string } {
+): { problems: ConfigProblem[]; warnings: ConfigProblem[]; robot?: RobotDescription; manifest?: PolicyManifest; manifestFile?: string; modelPath?: string } {
   const file = path.resolve(robotFile);
   const robotResult = readRobotDescription(file);
   const problems: ConfigProblem[] = [...robotResult.problems];
@@ -57,12 +61,13 @@ export function collectConfigProblems(
     if (robotResult.robot !== undefined) {
       problems.push({ file, path: 'policy.manifest', message: 'no policy manifest is named', fix: 'set `policy.manifest` to the manifest YAML, relative to this file' });
     }
-    return { problems: sortByLine(problems), ...(robotResult.robot ? { robot: robotResult.robot } : {}) };
+    return { problems: sortByLine(problems), warnings: robotResult.warnings, ...(robotResult.robot ? { robot: robotResult.robot } : {}) };
   }
 
   const policyResult = readPolicyManifest(manifestFile);
-  if (policyResult.problems.length > 0 && policyResult.problems.every((p) => p.path === '(file)') && options.policyOverride === undefined) {
+  if (options.policyOverride === undefined && !existsSync(manifestFile)) {
     // A manifest that does not exist is robot.yaml's mistake: point at the line that names it.
+    // One that exists but cannot be read or resolved is the manifest's: its own problems say why.
     problems.push({
       file,
       path: 'policy.manifest',
@@ -79,6 +84,7 @@ export function collectConfigProblems(
   }
   return {
     problems: sortByLine(problems),
+    warnings: robotResult.warnings,
     ...(robotResult.robot ? { robot: robotResult.robot } : {}),
     ...(policy ? { manifest: policy.manifest, manifestFile, modelPath: policy.modelPath } : {}),
   };
@@ -92,5 +98,5 @@ export async function loadConfig(robotFile: string, options: LoadConfigOptions =
     throw new ConfigError(collected.problems, `refusing to start: ${n} configuration problem${n === 1 ? '' : 's'}`);
   }
   const session = await openPolicySession(modelPath, manifest, manifestFile, options.policyHost ?? robot.policy.host);
-  return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session };
+  return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session, warnings: collected.warnings };
 }

@@ -4,7 +4,7 @@
  * wrong and how to fix it. A person at the robot reads these, not a stack trace.
  */
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 
@@ -17,6 +17,8 @@ export interface ConfigProblem {
   fix: string;
   /** 1-based line in `file`, when known. */
   line?: number;
+  /** `warning`: legal but almost certainly a mistake; reported, never refused. Absent: an error. */
+  severity?: 'warning';
 }
 
 export type FieldPath = readonly PropertyKey[];
@@ -29,7 +31,7 @@ export function displayFile(file: string): string {
 
 export function formatProblem(p: ConfigProblem): string {
   const where = p.line === undefined ? displayFile(p.file) : `${displayFile(p.file)}:${p.line}`;
-  return `${where}: ${p.path}: ${p.message} — fix: ${p.fix}`;
+  return `${where}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.path}: ${p.message} — fix: ${p.fix}`;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +93,12 @@ function yamlFix(code: string, sourceLine: string | undefined): string {
   }
 }
 
+/**
+ * How many nodes alias references may expand to (yaml's `maxAliasCount`, its default made explicit):
+ * a hand-written robot.yaml or manifest needs a handful, an alias bomb needs billions.
+ */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
 export type YamlParseResult = { ok: true; source: YamlSource } | { ok: false; problems: ConfigProblem[] };
 
 export function parseYamlText(text: string, file: string): YamlParseResult {
@@ -116,35 +124,81 @@ export function parseYamlText(text: string, file: string): YamlParseResult {
   }
   let data: unknown;
   try {
-    data = doc.toJS();
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (err) {
     // toJS refuses alias bombs and unresolvable aliases, which parse as valid syntax.
     const reason = err instanceof Error ? err.message : String(err);
+    if (/excessive alias count/i.test(reason)) {
+      return {
+        ok: false,
+        problems: [
+          {
+            file,
+            path: '(file)',
+            message: `too many YAML aliases: resolving its \`*alias\` references would expand to more than ${MAX_YAML_ALIAS_COUNT} nodes (yaml maxAliasCount), the shape of an alias bomb ("billion laughs")`,
+            fix: 'write the values out instead of nesting `&anchor` / `*alias` references; configuration files need no aliases',
+          },
+        ],
+      };
+    }
     return { ok: false, problems: [{ file, path: '(file)', message: `YAML cannot be resolved: ${reason}`, fix: 'check the `&anchor` / `*alias` references; plain values are simpler here' }] };
   }
   return { ok: true, source: { file, data, lineOf: (p) => lineOfPath(doc, lineCounter, p) } };
 }
 
-export function readYamlFile(file: string): YamlParseResult {
-  let text: string;
+/** Largest configuration file read (robot.yaml, policy manifests, HIL scenarios): real ones are a few KiB. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+function sizeText(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${bytes} bytes`;
+}
+
+function fileProblem(file: string, message: string, fix: string): YamlParseResult {
+  return { ok: false, problems: [{ file, path: '(file)', message, fix }] };
+}
+
+function tooLarge(file: string, bytes: number, cap: number): YamlParseResult {
+  return fileProblem(
+    file,
+    `file is ${bytes} bytes (${sizeText(bytes)}), larger than the ${sizeText(cap)} (${cap} bytes) a configuration file may be; it was not read`,
+    'check that this is the right file (a robot description or policy manifest is a few KiB, not a log, model or data set); cut it down below the cap',
+  );
+}
+
+/**
+ * Reads a YAML configuration file. The size is checked on the open descriptor before anything is
+ * read, and the read stops one byte past the cap, so a huge (or growing, or endless) file costs
+ * neither time nor memory: it is refused with its size.
+ */
+export function readYamlFile(file: string, maxBytes = MAX_CONFIG_FILE_BYTES): YamlParseResult {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return {
-      ok: false,
-      problems: [
-        {
-          file,
-          path: '(file)',
-          message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})`,
-          fix:
-            code === 'ENOENT'
-              ? `check the path; it was resolved to ${path.resolve(file)}`
-              : 'check the file permissions',
-        },
-      ],
-    };
+    return code === 'ENOENT'
+      ? fileProblem(file, 'file not found', `check the path; it was resolved to ${path.resolve(file)}`)
+      : fileProblem(file, `cannot read file (${code ?? String(err)})`, 'check the file permissions');
+  }
+  let text: string;
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return fileProblem(file, stat.isDirectory() ? 'is a directory, not a file' : 'is not a regular file', 'point at the YAML file itself');
+    if (stat.size > maxBytes) return tooLarge(file, stat.size, maxBytes);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > maxBytes) return tooLarge(file, Math.max(length, fstatSync(fd).size), maxBytes);
+    text = buffer.toString('utf8', 0, length);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return fileProblem(file, `cannot read file (${code ?? String(err)})`, 'check the file permissions');
+  } finally {
+    closeSync(fd);
   }
   return parseYamlText(text, file);
 }
@@ -525,18 +579,14 @@ export class ProblemList {
     private readonly lineOf?: (fieldPath: FieldPath) => number | undefined,
   ) {}
 
-  add(fieldPath: FieldPath, message: string, fix: string): void {
+  add(fieldPath: FieldPath, message: string, fix: string, severity?: 'warning'): void {
     const line = this.lineOf?.(fieldPath);
-    this.problems.push({ file: this.file, path: formatPath(fieldPath), message, fix, ...(line === undefined ? {} : { line }) });
+    this.problems.push({ file: this.file, path: formatPath(fieldPath), message, fix, ...(line === undefined ? {} : { line }), ...(severity === undefined ? {} : { severity }) });
   }
 }
 
 /** Line numbers for a file that was already validated elsewhere; silently none if it cannot be read. */
 export function lineLookup(file: string): ((fieldPath: FieldPath) => number | undefined) | undefined {
-  try {
-    const parsed = parseYamlText(readFileSync(file, 'utf8'), file);
-    return parsed.ok ? parsed.source.lineOf : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = readYamlFile(file);
+  return parsed.ok ? parsed.source.lineOf : undefined;
 }

@@ -26,6 +26,7 @@ import {
   type FieldPath,
 } from './problems.js';
 import type { RobotOutline } from './policy.js';
+import { robotWarnings } from './warnings.js';
 import { servoArmInput, servoArmSchema, servoArmSectionSchema } from '../../robot/index.js';
 
 export interface RobotReadResult {
@@ -34,6 +35,8 @@ export interface RobotReadResult {
   problems: ConfigProblem[];
   /** The raw YAML data, when it parsed; lets callers follow `policy.manifest` even if the robot is broken. */
   data?: unknown;
+  /** Legal but suspicious values (src/runtime/config/warnings.ts); only checked on a robot without problems. */
+  warnings: ConfigProblem[];
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -328,13 +331,15 @@ export function checkRobotDescription(robot: RobotDescription, file: string): Co
 /** Reads and checks robot.yaml without throwing: every problem found, or the description. */
 export function readRobotDescription(file: string): RobotReadResult {
   const parsed = readYamlFile(file);
-  if (!parsed.ok) return { problems: parsed.problems };
+  if (!parsed.ok) return { problems: parsed.problems, warnings: [] };
   const { source } = parsed;
   const validated = validateSource(robotDescriptionSchema, source);
   const semantic = checkRobotData(source.data, file, source.lineOf);
   const problems = sortByLine([...(validated.ok ? [] : validated.problems), ...semantic]);
-  if (validated.ok && problems.length === 0) return { robot: validated.value, problems, data: source.data };
-  return { problems, data: source.data };
+  if (validated.ok && problems.length === 0) {
+    return { robot: validated.value, problems, data: source.data, warnings: robotWarnings(validated.value, file, source.lineOf) };
+  }
+  return { problems, data: source.data, warnings: [] };
 }
 
 export function loadRobotDescription(file: string): RobotDescription {

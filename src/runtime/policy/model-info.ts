@@ -2,9 +2,47 @@
  * `embody model inspect|bench`: what a model contains and what one run costs, measured with
  * the same session options the runtime uses.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { policySessionOptions } from './session-options.js';
+
+/** A model file that cannot be opened: `message` is one line naming the file and the cause. */
+export class ModelFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+    this.name = 'ModelFileError';
+  }
+}
+
+/**
+ * Opens an ONNX file given on the command line, or throws a ModelFileError: the file is checked
+ * first (onnxruntime's own messages for a missing file come with a native stack), and a load
+ * failure is cut to its first line ("Protobuf parsing failed" for a file that is not ONNX).
+ */
+export async function openModelFile(file: string, options: ort.InferenceSession.SessionOptions = policySessionOptions): Promise<ort.InferenceSession> {
+  let size: number;
+  try {
+    const stat = statSync(file);
+    if (stat.isDirectory()) throw new ModelFileError(file, 'is a directory, not an ONNX file');
+    size = stat.size;
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ModelFileError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})`);
+  }
+  if (size === 0) throw new ModelFileError(file, 'file is empty, not an ONNX model');
+  try {
+    return await ort.InferenceSession.create(file, options);
+  } catch (err) {
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+    // "Load model from F failed:REASON" → REASON
+    const reason = first.replace(/^Load model from .* failed:\s*/, '').replace(/\.$/, '');
+    throw new ModelFileError(file, `not an ONNX model onnxruntime can load (${reason || 'unknown error'})`);
+  }
+}
 
 const quantizationOps = ['QuantizeLinear', 'DequantizeLinear', 'QLinearConv', 'QLinearMatMul', 'MatMulInteger', 'ConvInteger', 'DynamicQuantizeLinear'];
 
@@ -28,7 +66,7 @@ export function describeQuantization(file: string): string {
 }
 
 export async function benchModelFile(file: string, runs: number): Promise<{ p50Ms: number; p99Ms: number; maxMs: number }> {
-  const session = await ort.InferenceSession.create(file, policySessionOptions);
+  const session = await openModelFile(file);
   const feeds: Record<string, ort.Tensor> = {};
   for (const meta of session.inputMetadata) {
     if (!meta.isTensor) throw new Error(`${file}: input '${meta.name}' is not a tensor`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -202,6 +202,39 @@ describe('collectConfigProblems', () => {
     const { problems } = collectConfigProblems(file);
     expect(problems).toHaveLength(1);
     find(problems, file, 'policy.manifest', /policy manifest not found/);
+  });
+
+  it('reports an alias bomb in the manifest as too many aliases, with or without --policy', () => {
+    // "Billion laughs": nine levels of nine aliases, a few hundred bytes that would expand to 9^9 nodes.
+    const levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    for (let k = 1; k < 9; k++) {
+      const prev = String.fromCharCode(96 + k);
+      levels.push(`${String.fromCharCode(97 + k)}: &${String.fromCharCode(97 + k)} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const manifestFile = path.join(dir, 'policy-bomb.yaml');
+    writeFileSync(manifestFile, `${levels.join('\n')}\n`);
+    const robotText = readFileSync(robotFile, 'utf8').replace('../models/demo/policy.yaml', 'policy-bomb.yaml');
+    const file = path.join(dir, 'robot-bomb.yaml');
+    writeFileSync(file, robotText);
+    for (const options of [{}, { policyOverride: manifestFile }]) {
+      const { problems } = collectConfigProblems(file, options);
+      expect(problems.some((p) => /not found/.test(p.message))).toBe(false);
+      expect(problems).toHaveLength(1);
+      const p = find(problems, manifestFile, '(file)', /too many YAML aliases/);
+      expect(p.message).toMatch(/maxAliasCount/);
+    }
+  });
+
+  it('refuses an oversized manifest at the manifest, by its size', () => {
+    const manifestFile = path.join(dir, 'policy-huge.yaml');
+    writeFileSync(manifestFile, stringify(baseManifest()));
+    truncateSync(manifestFile, 2 * 1024 * 1024);
+    const robotText = readFileSync(robotFile, 'utf8').replace('../models/demo/policy.yaml', 'policy-huge.yaml');
+    const file = path.join(dir, 'robot-huge-policy.yaml');
+    writeFileSync(file, robotText);
+    const { problems } = collectConfigProblems(file);
+    expect(problems).toHaveLength(1);
+    find(problems, manifestFile, '(file)', /file is 2097152 bytes \(2\.0 MiB\), larger than the 1\.0 MiB/);
   });
 
   it('cross-checks when both parse', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -188,6 +188,22 @@ describe('loadRobotDescription', () => {
       expect(lines[1]).toMatch(/robot-\d+\.yaml:\d+: joints\[2\]\.limits\.velocity: must be greater than zero .* — fix: /);
       expect(lines[2]).toMatch(/fingertips\[1\]\.camera: no camera named `wirst` — fix: /);
     }
+  });
+
+  it('refuses a 50 MB robot.yaml by its size, without reading it', () => {
+    const file = path.join(dir, 'huge.yaml');
+    writeFileSync(file, readFileSync(path.join(repo, 'robots/sim-arm.yaml')));
+    truncateSync(file, 50 * 1024 * 1024); // sparse: the size is real, the disk is not used
+    const started = performance.now();
+    const problems = problemsOf(file);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(problems).toHaveLength(1);
+    const p = expectProblem(problems, file, '(file)', /file is 52428800 bytes \(50\.0 MiB\), larger than the 1\.0 MiB \(1048576 bytes\)/);
+    expect(p.fix).toMatch(/right file/);
+  });
+
+  it('refuses a directory given as robot.yaml', () => {
+    expectProblem(problemsOf(dir), dir, '(file)', /is a directory/);
   });
 
   it('reports a missing file', () => {
