@@ -106,6 +106,9 @@ describe('embody run', () => {
       previous = command;
     }
     expect(maxStep).toBeLessThanOrEqual(2.0 / 200 + 1e-9);
+    // Full precision, so a reader can verify the jerk limit from the trace (6 decimals added ±32 rad/s³).
+    const digits = lines.flatMap((l) => (JSON.parse(l) as { command: number[] }).command.map((v) => (String(v).split('.')[1] ?? '').length));
+    expect(Math.max(...digits)).toBeGreaterThan(6);
   }, 60_000);
 
   it('drives a different body (4-joint arm, linear delta policy) from its YAML alone', async () => {
