@@ -243,7 +243,6 @@ export class ControlLoop {
   #judgeTiming(tick: number, clock: ClockReading): void {
     const flags = this.#timing.observe(clock.missed);
     const counters = this.#s.counters;
-    counters[Counter.MISSED_FRACTION] = this.#timing.missedFraction;
     counters[Counter.WORST_MISSED_FRACTION] = this.#timing.worstFraction;
     if (flags === 0) return;
     const mode = this.#mode;

@@ -204,9 +204,8 @@ export const Counter = {
   /** Gaps of more than STALL_PERIODS periods between ticks, and the longest, ms. */
   STALLS: 32,
   LONGEST_STALL_MS: 33,
-  /** Missed fraction of the deadlines in the timing window now, and the worst full window. */
-  MISSED_FRACTION: 34,
-  WORST_MISSED_FRACTION: 35,
+  /** Missed fraction of the deadlines in the worst full timing window so far. */
+  WORST_MISSED_FRACTION: 34,
   SIZE: 40,
 } as const;
 

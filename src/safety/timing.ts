@@ -5,7 +5,7 @@
  * - STALL: the gap before this tick was longer than STALL_PERIODS periods (the process was held
  *   off the CPU, or stopped: SIGSTOP, a frozen VM). The arm was not commanded meanwhile (a servo
  *   holds its last goal, a drive brakes), so the envelope's idea of its velocity is stale: the
- *   loop re-seeds from the measurement and reports the gap.
+ *   loop re-seeds it at rest at the held command and reports the gap.
  * - DEGRADED_BEGIN / DEGRADED_END: the fraction of the window's deadlines that were missed crossed
  *   half of `control.max_missed_fraction` (begin) or fell below a quarter of it (end): an event.
  * - STOP: the window is full and more than `max_missed_fraction` of its deadlines were missed: a

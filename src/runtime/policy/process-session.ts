@@ -29,6 +29,8 @@ interface Pending {
 
 /** How long a policy process may take to load its model and report, ms. */
 const LOAD_TIMEOUT_MS = 120_000;
+/** How long a failed write waits for the child's exit to give the real reason, ms. */
+const SEND_ERROR_GRACE_MS = 1000;
 
 function entry(): URL {
   // Under the test runner this module is TypeScript source; the child runs the build (npm test makes it first).
@@ -85,10 +87,14 @@ class HostedModel {
     return new Promise((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
       this.child.send(request, (error) => {
-        if (error) {
-          this.#pending.delete(request.id);
+        if (!error) return;
+        // A child that was just killed refuses the write (EPIPE) before its exit is reported; the
+        // exit handler then fails this run with the reason (signal, last stderr line). Only a
+        // write error with no exit soon after is reported as itself.
+        setTimeout(() => {
+          if (!this.#pending.delete(request.id)) return;
           reject(error);
-        }
+        }, SEND_ERROR_GRACE_MS).unref();
       });
     });
   }
