@@ -4,7 +4,8 @@
  * story rather than a boolean.
  */
 import type { Expectation } from './scenario.js';
-import { Outputs, WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
+import { WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
+import { Outputs } from './chips.js';
 import { Mode, modeNames } from '../runtime/index.js';
 
 export interface Verdict {

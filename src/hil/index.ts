@@ -3,7 +3,8 @@
  * `embody hil` (src/cli.ts) and test/hil use only what is exported here.
  */
 export { loadScenario, scenarioJsonSchema, scenarioSchema, type Expectation, type LoadedScenario, type Scenario, type Stimulus } from './scenario.js';
-export { Outputs, runOnSim, WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
+export { runOnSim, WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
+export { Outputs } from './chips.js';
 export { judge, limitViolations, type Verdict } from './expectations.js';
 export { junitXml, type ScenarioResult } from './junit.js';
 export { runHil, runScenario, type HilOptions, type HilRun } from './runner.js';

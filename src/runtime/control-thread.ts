@@ -8,26 +8,19 @@ import { Worker } from 'node:worker_threads';
 import { Observable, Subject, interval, mergeMap, from, share, takeUntil } from 'rxjs';
 import type { RobotDescription } from '../robot/index.js';
 import type { HardwareOptions } from '../hal/index.js';
-import { EventRingReader, type ControlEvent } from './event-ring.js';
+import { SharedControlPort } from './shared-port.js';
 import { CommandQueue } from './command-queue.js';
-import type { ControlPort } from './pipeline/control-port.js';
 import {
   allocateShared,
-  CHUNK_HEADER,
   commandResultReasons,
-  Counter,
   Ctrl,
   Mode,
   OperatorCommand,
   SNAPSHOT_HEADER,
-  TRACE_CAPACITY,
-  traceRecordSize,
   viewShared,
-  type ModeCode,
   type OperatorCommandCode,
   type SharedBuffers,
   type SharedLayout,
-  type SharedViews,
 } from './shared-state.js';
 
 export interface ControlWorkerData {
@@ -50,13 +43,13 @@ export interface ControlThreadOptions extends Omit<ControlWorkerData, 'layout' |
   readonly worldSize: number;
 }
 
+import type { ControlEvent } from './event-ring.js';
 export type { ControlEvent } from './event-ring.js';
 
 export type { CommandOutcome } from './pipeline/control-port.js';
 import type { CommandOutcome } from './pipeline/control-port.js';
 
-export class ControlThread implements ControlPort {
-  readonly shared: SharedViews;
+export class ControlThread extends SharedControlPort {
   readonly events$: Observable<ControlEvent>;
   readonly chunkRequests$: Observable<number>;
   /** Resolves when the loop reports READY; rejects if the worker fails first. */
@@ -65,10 +58,7 @@ export class ControlThread implements ControlPort {
   readonly exited: Promise<number>;
   readonly #worker: Worker;
   readonly #stop$ = new Subject<void>();
-  readonly #events: EventRingReader;
   readonly #commands = new CommandQueue((code, timeoutMs) => this.#sendCommand(code, timeoutMs));
-  #traceRead = 0;
-  #chunkSeq = 0;
   #failure: string | undefined;
   #scheduling = 'unknown';
 
@@ -80,8 +70,7 @@ export class ControlThread implements ControlPort {
       worldSize: options.worldSize,
     };
     const buffers = allocateShared(layout);
-    this.shared = viewShared(layout, buffers);
-    this.#events = new EventRingReader(this.shared);
+    super(viewShared(layout, buffers));
     Atomics.store(this.shared.control, Ctrl.RUN, 1);
     const data: ControlWorkerData = {
       robot: options.robot,
@@ -147,15 +136,6 @@ export class ControlThread implements ControlPort {
     }).pipe(takeUntil(this.#stop$), share());
   }
 
-  get mode(): ModeCode {
-    return Atomics.load(this.shared.control, Ctrl.MODE) as ModeCode;
-  }
-
-  /** The tick the worker published last. */
-  get currentTick(): number {
-    return this.shared.snapshot[0];
-  }
-
   get hasExited(): boolean {
     return Atomics.load(this.shared.control, Ctrl.EXITED) === 1;
   }
@@ -167,10 +147,6 @@ export class ControlThread implements ControlPort {
 
   get failure(): string | undefined {
     return this.#failure;
-  }
-
-  counter(index: number): number {
-    return this.shared.counters[index];
   }
 
   /**
@@ -205,16 +181,6 @@ export class ControlThread implements ControlPort {
     return result === 0 ? { ok: true } : { ok: false, reason: commandResultReasons[result] ?? `refused (${result})` };
   }
 
-  /** Hand a chunk of absolute targets (robot units) computed from the observation at obsTick. */
-  publishChunk(obsTick: number, values: Float32Array | Float64Array, count: number): void {
-    const chunk = this.shared.chunk;
-    chunk[0] = obsTick;
-    chunk[1] = count;
-    const n = count * this.shared.layout.actionDim;
-    for (let i = 0; i < n; i++) chunk[CHUNK_HEADER + i] = values[i];
-    Atomics.store(this.shared.control, Ctrl.CHUNK_SEQ, ++this.#chunkSeq);
-  }
-
   /**
    * Press (1) or release (0) the simulated e-stop line: the GPIO model the HIL rig and tests
    * drive. Returns the last tick the worker had published before the edge.
@@ -236,82 +202,12 @@ export class ControlThread implements ControlPort {
     return Atomics.load(this.shared.control, Ctrl.SIM_BRAKE_LINE);
   }
 
-  /** The latest touch estimate (squeeze and contact) for the envelope, stamped with its frame's tick. */
-  publishTouch(force: number, frameTick: number, contact: boolean): void {
-    const counters = this.shared.counters;
-    counters[Counter.TOUCH_FORCE] = force;
-    counters[Counter.TOUCH_CONTACT] = contact ? 1 : 0;
-    counters[Counter.TOUCH_TICK] = frameTick;
-  }
-
-  /** Copy the latest consistent snapshot into `out`; false if the worker kept writing. */
-  readSnapshot(out: Float64Array): boolean {
-    const control = this.shared.control;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const before = Atomics.load(control, Ctrl.SNAPSHOT_SEQ);
-      if (before % 2 === 1) continue;
-      out.set(this.shared.snapshot);
-      if (Atomics.load(control, Ctrl.SNAPSHOT_SEQ) === before) return before > 0;
-    }
-    return false;
-  }
-
-  get snapshotSize(): number {
-    return this.shared.snapshot.length;
-  }
-
   static snapshotTick(snapshot: Float64Array): number {
     return snapshot[0];
   }
 
   static snapshotPositions(snapshot: Float64Array, jointCount: number): Float64Array {
     return snapshot.subarray(SNAPSHOT_HEADER, SNAPSHOT_HEADER + jointCount);
-  }
-
-  drainEvents(): ControlEvent[] {
-    return this.#events.drain();
-  }
-
-  /**
-   * Hand every trace record written since the last drain to `record` (a view that is reused;
-   * copy what you keep). Returns how many records were lost because the ring wrapped.
-   */
-  drainTrace(record: (values: Float64Array) => void): number {
-    const control = this.shared.control;
-    const write = Atomics.load(control, Ctrl.TRACE_WRITE);
-    let lost = 0;
-    // Leave a margin: the worker may be writing the oldest slot right now.
-    if (write - this.#traceRead > TRACE_CAPACITY - 16) {
-      lost = write - (TRACE_CAPACITY - 16) - this.#traceRead;
-      this.#traceRead = write - (TRACE_CAPACITY - 16);
-    }
-    const size = traceRecordSize(this.shared.layout.jointCount);
-    for (; this.#traceRead < write; this.#traceRead++) {
-      const base = (this.#traceRead % TRACE_CAPACITY) * size;
-      record(this.shared.trace.subarray(base, base + size));
-    }
-    return lost;
-  }
-
-  /** Lateness histogram percentiles, µs. */
-  latenessPercentiles(): { p50: number; p99: number; max: number } {
-    const bins = this.shared.lateness;
-    let total = 0;
-    for (let i = 0; i < bins.length; i++) total += bins[i];
-    const pick = (q: number): number => {
-      const target = Math.ceil(q * total);
-      let seen = 0;
-      for (let i = 0; i < bins.length; i++) {
-        seen += bins[i];
-        if (seen >= target) return i;
-      }
-      return bins.length - 1;
-    };
-    return {
-      p50: total ? pick(0.5) : 0,
-      p99: total ? pick(0.99) : 0,
-      max: this.shared.counters[Counter.MAX_LATENESS_NS] / 1000,
-    };
   }
 
   /** Controlled stop, then the hardware's safe state; forces the loop down after the timeout. */

@@ -12,7 +12,9 @@ export { describeQuantization, benchModelFile, ModelFileError, openModelFile } f
 export { ControlLoop } from './control-loop.js';
 export { ClockTime, type ClockReading } from './clock.js';
 export { EventRingReader, type ControlEvent } from './event-ring.js';
-export { PolicyRunner } from './policy/runner.js';
+export { PolicyRunner, type ChunkSink, type InferenceResult } from './policy/runner.js';
+export type { ObservationSources } from './policy/observation.js';
+export { VirtualControl } from './virtual-control.js';
 export { LoopHealth } from './systemd.js';
 export * from './shared-state.js';
-export { Pipeline, TouchStage, describeEvent, type ControlPort, type RuntimeEvent } from './pipeline/index.js';
+export { Pipeline, TouchStage, describeEvent, type ChunkPolicy, type ControlPort, type RuntimeEvent } from './pipeline/index.js';

@@ -256,7 +256,9 @@ export interface SharedViews {
 }
 
 export const SNAPSHOT_HEADER = 3;
-export const TRACE_HEADER = 6; // tick, time ms, lateness µs, mode, e-stop input, drives powered
+/** The trace record's header cells (then position, velocity, effort, command per joint). */
+export const TraceField = { TICK: 0, TIME_MS: 1, LATENESS_US: 2, MODE: 3, ESTOP: 4, POWERED: 5 } as const;
+export const TRACE_HEADER = 6;
 export const CHUNK_HEADER = 2;
 
 /** The snapshot record's header cells (then position, velocity, effort, command per joint, then the world). */
