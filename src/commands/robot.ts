@@ -21,6 +21,8 @@ export interface RunCliOptions {
   logLevel: string;
 }
 
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 export async function runCommand(options: RunCliOptions): Promise<number> {
   const log = createLogger({ level: options.logLevel });
   let stop: (reason: string) => void = () => undefined;
@@ -41,8 +43,10 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
     log.fatal({ err: reason }, 'BUG: unhandled promise rejection; stopping the robot');
     stop('unhandled promise rejection (a bug in embody)');
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // SIGHUP (the terminal or SSH session closed, or `systemctl kill -s HUP`) is a controlled stop
+  // like SIGTERM: Node's default would end the process at once, with no stop and no report.
+  // There is nothing to reload in place: a new robot.yaml needs a restart through the stop path.
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   process.on('unhandledRejection', onBug);
   try {
     const report = await runRobot({
@@ -74,8 +78,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
     log.error({ err: error }, 'embody run failed');
     return 1;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
     process.off('unhandledRejection', onBug);
     log.flush();
   }

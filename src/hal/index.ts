@@ -159,3 +159,4 @@ export function openRobotHardware(robot: RobotDescription, options: HardwareOpti
 export function hardwareWorldSize(robot: RobotDescription, options: HardwareOptions): number {
   return options.kind === 'real' ? 0 : SimPlant.snapshotSizeFor(robot);
 }
+export { dieWithParent } from './die-with-parent.js';

@@ -77,6 +77,23 @@ describe('embody run', () => {
     expect(result.transitions.map((t) => t.to)).toEqual(expect.arrayContaining(['IDLE', 'ARMED', 'SAFE_STOP', 'STOPPED']));
   }, 60_000);
 
+  it('stops on SIGHUP as on SIGTERM (controlled, report written, exit 0), and a --duration left to run does not hold the exit', async () => {
+    const notify = notifySocket('sighup');
+    const report = join(directory, 'sighup.json');
+    const proc = run(['run', '--broker', 'none', '--duration', '120', '--report', report], { NOTIFY_SOCKET: notify.path });
+    await waitFor(() => notify.messages.some((m) => m.split('\n').includes('READY=1')), 20_000, 'READY=1');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const signalledAt = Date.now();
+    proc.child.kill('SIGHUP');
+    // Node's default for SIGHUP is to die at once with code null (signal) and no report.
+    expect(await proc.exit).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+    const result = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+    expect(result.controlled_shutdown).toBe(true);
+    expect(result.final_mode).toBe('STOPPED');
+    expect(proc.output()).toMatch(/SIGHUP received/);
+  }, 60_000);
+
   it('runs the demo until the cube is lifted and writes the report and one trace line per tick', async () => {
     const report = join(directory, 'demo.json');
     const trace = join(directory, 'demo.jsonl');

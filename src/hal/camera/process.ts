@@ -7,6 +7,7 @@
  * and one Frame object, as the sim camera does: subscribers copy what they keep.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { dieWithParent } from '../die-with-parent.js';
 import { Observable } from 'rxjs';
 import type { Frame } from '../types.js';
 import type { CameraCommand } from './backends.js';
@@ -130,7 +131,9 @@ export function processCameraFrames(spec: CameraCommand, options: ProcessCameraO
       startedAt = performance.now();
       let proc: ChildProcess;
       try {
-        proc = spawn(spec.command, [...spec.args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ? { ...process.env, ...options.env } : process.env });
+        // SIGKILL at our death: a hung camera process ignores gentler signals, and an orphan holds the device.
+        const line = dieWithParent(spec.command, spec.args, 'KILL');
+        proc = spawn(line.command, line.args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ? { ...process.env, ...options.env } : process.env });
       } catch (error) {
         event('error', `cannot start ${spec.command}: ${(error as Error).message}`);
         scheduleRestart('start failed');

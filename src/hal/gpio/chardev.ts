@@ -55,6 +55,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HardwareError } from '../types.js';
 import { AsymmetricDebounce } from './debounce.js';
+import { dieWithParent } from '../die-with-parent.js';
 import { sleepMs } from '../sleep.js';
 import { errorCode, errorMessage, PERMISSION_FIX } from './sync.js';
 import { gpioDeviceName, type GpioInput, type GpioLevel, type GpioLineConfig, type GpioOutput } from './types.js';
@@ -179,18 +180,6 @@ function findTool(name: string, toolDir: string | undefined, device: string): st
     }
   }
   throw new HardwareError(device, `${name} not found (looked in ${[...new Set(dirs)].join(':')}): ${INSTALL_FIX}`);
-}
-
-function findSetpriv(): string | undefined {
-  for (const path of ['/usr/bin/setpriv', '/bin/setpriv']) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
 }
 
 interface ChardevChip {
@@ -327,9 +316,7 @@ class ToolProcess {
     this.#errPath = errPath;
     const out = openSync(stdoutPath, 'w');
     const err = openSync(errPath, 'w');
-    const setpriv = findSetpriv();
-    const command = setpriv ?? tool;
-    const argv = setpriv !== undefined ? ['--pdeathsig', 'TERM', '--', tool, ...args] : [...args];
+    const { command, args: argv } = dieWithParent(tool, args, 'TERM');
     let pid: number | undefined;
     try {
       const child = spawn(command, argv, { stdio: ['ignore', out, err] });

@@ -11,6 +11,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type * as ort from 'onnxruntime-node';
+import { dieWithParent } from '../../hal/index.js';
 import { isHostReply, type HostReply, type HostRequest, type WireTensor } from './host-protocol.js';
 import type { ModelSignature, PolicySession, PolicyTensor } from './session.js';
 
@@ -38,6 +39,23 @@ function entry(): URL {
   return new URL(fromSource ? '../../../dist/src/runtime/policy/policy-process.js' : './policy-process.js', import.meta.url);
 }
 
+/**
+ * The runtime's own Node options for the child, as fork() would pass them by default, less a
+ * script given with -e/-p and --input-type, which only string input takes (fork drops the script
+ * only when it picks execArgv itself; passed on, the child would run the parent's script instead
+ * of the policy process, and --input-type with a file is an error).
+ */
+function nodeOptions(): string[] {
+  const options: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const option = argv[i];
+    if (option === '-e' || option === '--eval' || option === '-p' || option === '--print' || option === '--input-type') i++;
+    else if (!/^(--eval|--print|--input-type)=/.test(option)) options.push(option);
+  }
+  return options;
+}
+
 class HostedModel {
   readonly child: ChildProcess;
   readonly ready: Promise<ModelSignature>;
@@ -45,7 +63,10 @@ class HostedModel {
   #gone: string | undefined;
 
   constructor(modelPath: string) {
-    this.child = fork(entry(), [modelPath], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // The child dies with the runtime even inside a long session.run(), where it cannot see the
+    // IPC channel close: a SIGKILLed runtime must not leave a model computing for nobody.
+    const node = dieWithParent(process.execPath, nodeOptions(), 'KILL');
+    this.child = fork(entry(), [modelPath], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execPath: node.command, execArgv: node.args });
     let stderr = '';
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-2000);

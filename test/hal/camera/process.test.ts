@@ -4,7 +4,7 @@
  * estimator; the libcamera backend runs against a stand-in rpicam-vid; a process that stalls or
  * dies is restarted with back-off and flagged.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -228,6 +228,40 @@ describe('supervision', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(() => process.kill(pid as number, 0)).toThrow(); // gone
     expect(health.pid).toBeUndefined();
+  });
+  it('a camera process that ignores SIGTERM dies with a SIGKILLed runtime instead of holding the device', async () => {
+    // A separate Node process (the built module, as `embody run` loads it) starts the camera;
+    // then it is killed the way the OOM killer or `kill -9` does it: no exit handler runs.
+    const module = path.join(fileURLToPath(new URL('../../../', import.meta.url)), 'dist/src/hal/camera/index.js');
+    const script = `
+      const { processCameraFrames } = await import(${JSON.stringify(module)});
+      processCameraFrames({ command: 'sh', args: ['-c', "trap '' TERM; head -c ${frameBytes} /dev/zero; exec sleep 60"], format: 'rgb24', finite: false },
+        { name: 'wrist', width: ${W}, height: ${H}, stallMs: 30000, onEvent: (e) => e.kind === 'start' && console.log('pid', e.pid) }).subscribe();`;
+    const runtime = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((resolve, reject) => {
+      runtime.stdout.on('data', (d: Buffer) => {
+        const found = /pid (\d+)/.exec(d.toString());
+        if (found) resolve(Number(found[1]));
+      });
+      runtime.on('exit', (code) => reject(new Error(`runtime exited early (${code})`)));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(() => process.kill(pid, 0)).not.toThrow(); // running, and deaf to SIGTERM
+    runtime.kill('SIGKILL');
+    const deadline = Date.now() + 2000;
+    let alive = true;
+    while (alive && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      try {
+        process.kill(pid, 0);
+        // A zombie still answers signal 0 until it is reaped: read its state.
+        alive = !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive) process.kill(pid, 'SIGKILL');
+    expect(alive).toBe(false);
   });
 });
 

@@ -4,12 +4,15 @@
  * was doing and is replaced, a file that is not a model is a clear load error, and release kills
  * the child at once.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { linearOscillatorWeights, sim4dofOscillator } from '../../../models/build-linear-policy.js';
+import { writeSlowPolicyOnnx } from '../../../models/onnx/index.js';
 import { PolicyLoadError, ProcessSession } from '../../../src/runtime/policy/process-session.js';
 
 const model = fileURLToPath(new URL('../../../models/linear/linear.onnx', import.meta.url));
@@ -61,4 +64,53 @@ describe('ProcessSession', () => {
     expect(() => process.kill(pid, 0)).toThrow();
     await expect(hosted.run(feeds())).rejects.toThrow(/released/);
   });
+
+  it('a policy process busy inside a long inference dies with a SIGKILLed runtime', async () => {
+    // Busy in session.run(), the child cannot see its IPC channel close; only the kernel's
+    // parent-death signal ends it. Make a model that takes a few seconds on this machine.
+    const dir = mkdtempSync(join(tmpdir(), 'embody-hosted-'));
+    const slow = join(dir, 'slow.onnx');
+    const { weight, bias, stateSize, actionDim } = linearOscillatorWeights(sim4dofOscillator);
+    let links = 20;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      writeSlowPolicyOnnx(slow, { weight, bias, stateSize, actionDim, horizon: sim4dofOscillator.horizon, size: 512, links });
+      const session = await ort.InferenceSession.create(slow, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      const t0 = performance.now();
+      await session.run(feeds());
+      const ms = performance.now() - t0;
+      await session.release();
+      if (ms > 3000) break;
+      links = Math.max(links + 1, Math.round((links * 4000) / ms));
+    }
+    const module = join(fileURLToPath(new URL('../../../', import.meta.url)), 'dist/src/runtime/policy/process-session.js');
+    const script = `
+      const ort = await import('onnxruntime-node');
+      const { ProcessSession } = await import(${JSON.stringify(module)});
+      const hosted = await ProcessSession.open(${JSON.stringify(slow)});
+      hosted.run({ state: new ort.Tensor('float32', new Float32Array(4), [1, 4]) }).catch(() => undefined);
+      console.log('pid', hosted.pid);`;
+    const runtime = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], cwd: fileURLToPath(new URL('../../../', import.meta.url)) });
+    const pid = await new Promise<number>((resolve, reject) => {
+      runtime.stdout.on('data', (d: Buffer) => {
+        const found = /pid (\d+)/.exec(d.toString());
+        if (found) resolve(Number(found[1]));
+      });
+      runtime.on('exit', (code) => reject(new Error(`runtime exited early (${code})`)));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the run is under way
+    runtime.kill('SIGKILL');
+    const deadline = Date.now() + 1500;
+    let alive = true;
+    while (alive && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      try {
+        process.kill(pid, 0);
+        alive = !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive) process.kill(pid, 'SIGKILL');
+    expect(alive).toBe(false);
+  }, 60_000);
 });
