@@ -11,7 +11,7 @@ import { loadConfig } from '../src/runtime/config/index.js';
 import { createObservationBuilder } from '../src/runtime/policy/observation.js';
 import { ProcessSession } from '../src/runtime/policy/process-session.js';
 import { PolicyRunner } from '../src/runtime/policy/runner.js';
-import { SNAPSHOT_HEADER } from '../src/runtime/shared-state.js';
+import { SnapshotRecord } from '../src/runtime/records.js';
 
 export interface InferenceBench {
   readonly model: string;
@@ -41,7 +41,7 @@ export async function benchInference(robotFile: string, options: { rounds?: numb
   const runner = new PolicyRunner(session, manifest, robot);
   const hosted = await ProcessSession.open(config.modelPath);
   const hostedRunner = new PolicyRunner(hosted, manifest, robot);
-  const snapshot = new Float64Array(SNAPSHOT_HEADER + 4 * robot.joints.length);
+  const snapshot = new Float64Array(SnapshotRecord.size(robot.joints.length));
   const frames = new Map(
     robot.cameras.map((c) => {
       const data = new Uint8Array(c.width * c.height * 3);

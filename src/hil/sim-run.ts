@@ -13,7 +13,7 @@ import type { ServoArmModel } from '../hal/sim/devices/servo-arm-model.js';
 import type { DeviceModel } from '../hal/sim/devices/model.js';
 import { createRandom, worldTask, type SimPlant } from '../hal/sim/index.js';
 import type { RobotDescription } from '../robot/index.js';
-import { ClockTime, Counter, Ctrl, LoopHealth, Mode, Snapshot, snapshotView, TRACE_CAPACITY, TraceField, traceRecordSize, type ClockReading, type Pipeline, type RuntimeEvent, type SharedViews, type VirtualControl } from '../runtime/index.js';
+import { ClockTime, Counter, Ctrl, LoopHealth, Mode, SnapshotRecord, snapshotView, TRACE_CAPACITY, TraceRecord, type ClockReading, type Pipeline, type RuntimeEvent, type SharedViews, type VirtualControl } from '../runtime/index.js';
 import { applyChipFault, outputsNow } from './chips.js';
 import type { LoadedScenario, Stimulus } from './scenario.js';
 import { WATCHDOG_PERIOD_MS, type HilEvent, type TargetRun } from './sim-target.js';
@@ -171,9 +171,9 @@ export class SimRun {
     this.#served[k] = ticked ? 1 : 0;
     const snapshot = this.#snapshot;
     snapshot.buffer.set(shared.snapshot);
-    this.#modes[k] = snapshot.buffer[Snapshot.MODE];
+    this.#modes[k] = snapshot.buffer[SnapshotRecord.header.mode];
     const traceIndex = (Atomics.load(shared.control, Ctrl.TRACE_WRITE) - 1 + TRACE_CAPACITY) % TRACE_CAPACITY;
-    this.#powered[k] = shared.trace[traceIndex * traceRecordSize(this.#n) + TraceField.POWERED];
+    this.#powered[k] = shared.trace[traceIndex * TraceRecord.size(this.#n) + TraceRecord.header.powered];
     // Positions are the plant's true ones (what a rig's own sensors see), not what the loop
     // read: an injected sensor fault must not hide, or fake, real motion.
     const n = this.#n;

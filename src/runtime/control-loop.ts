@@ -30,28 +30,33 @@ import { ActionQueue } from './action-queue.js';
 import { ClockTime, type ClockReading } from './clock.js';
 import {
   Cause,
-  CHUNK_HEADER,
   CommandResult,
   Counter,
   Ctrl,
   EVENT_CAPACITY,
-  EVENT_RECORD,
   EventKind,
+  INTERVENTION_KINDS,
   LATENESS_BINS_US,
   Mode,
   OperatorCommand,
-  SNAPSHOT_HEADER,
-  snapshotWorldOffset,
   TRACE_CAPACITY,
-  TRACE_HEADER,
-  traceRecordSize,
   writeFaultText,
   type ModeCode,
   type SharedViews,
 } from './shared-state.js';
+import { CHUNK_HEADER_SIZE, ChunkRecord, EVENT_RECORD_SIZE, EventRecord, SnapshotRecord, TraceRecord } from './records.js';
 
-/** Number of Intervention bits (envelope.ts). */
-const INTERVENTION_KINDS = 9;
+/** The four per-joint blocks' offsets, shared by the snapshot and trace records. */
+interface Offsets {
+  readonly position: number;
+  readonly velocity: number;
+  readonly effort: number;
+  readonly command: number;
+}
+
+function offsets(record: typeof SnapshotRecord | typeof TraceRecord, n: number): Offsets {
+  return { position: record.block('position', n), velocity: record.block('velocity', n), effort: record.block('effort', n), command: record.block('command', n) };
+}
 
 /** What a hardware_error event says: the error's message, which names the device (error path). */
 function faultText(error: unknown): string {
@@ -88,7 +93,8 @@ export class ControlLoop {
   readonly #maxRejections: number;
   readonly #bootTicks: number;
   readonly #autoArm: boolean;
-  readonly #traceSize: number;
+  /** Record offsets from records.ts, derived once for this robot's joint count. */
+  readonly #at: { readonly traceSize: number; readonly snapshot: Offsets; readonly trace: Offsets; readonly world: number };
   readonly #requestTimeoutTicks: number;
   readonly #contact: ContactLimits;
   readonly #standstill: DeviationMonitor;
@@ -190,7 +196,7 @@ export class ControlLoop {
     this.#maxRejections = robot.control.max_consecutive_rejections;
     this.#bootTicks = options.bootTicks ?? 20;
     this.#autoArm = options.autoArm ?? false;
-    this.#traceSize = traceRecordSize(this.#jointCount);
+    this.#at = { traceSize: TraceRecord.size(this.#jointCount), snapshot: offsets(SnapshotRecord, this.#jointCount), trace: offsets(TraceRecord, this.#jointCount), world: SnapshotRecord.size(this.#jointCount) };
     this.#requestTimeoutTicks = Math.max(1, Math.round(robot.control.rate_hz / 2));
     this.#timing = new TimingMonitor({ rateHz: rate, windowMs: robot.control.timing_window_ms, maxMissedFraction: robot.control.max_missed_fraction });
     this.#periodMs = 1000 / rate;
@@ -609,12 +615,10 @@ export class ControlLoop {
     this.#requestTick = -1;
     // The first inference is cold (allocations, caches): keep it out of the latency estimate.
     if (++this.#chunksSeen > 1) this.#latencyTicks = Math.max(delay, Math.round(0.9 * this.#latencyTicks + 0.1 * delay));
-    Atomics.store(control, Ctrl.LATENCY_ESTIMATE_TICKS, this.#latencyTicks);
-    this.#s.counters[Counter.LAST_CHUNK_DELAY_TICKS] = delay;
     if (this.#mode !== Mode.ARMED && this.#mode !== Mode.RUNNING) return;
     const chunk = this.#s.chunk;
     // Actions computed from an observation older than the sensors' limit are not used.
-    const age = tick - chunk[0];
+    const age = tick - chunk[ChunkRecord.observationTick];
     if (age > this.#observationLimitTicks) {
       this.#s.counters[Counter.STALE_CHUNKS]++;
       this.#event(tick, EventKind.STALE_OBSERVATION, 0, this.#mode, this.#mode, age);
@@ -623,7 +627,7 @@ export class ControlLoop {
     const command = this.#envelope.command;
     const outputs = this.#outputJoints;
     for (let d = 0; d < outputs.length; d++) this.#current[d] = command.position(outputs[d]);
-    const dropped = this.#queue.join(tick, chunk[0], chunk, CHUNK_HEADER, chunk[1], this.#current);
+    const dropped = this.#queue.join(tick, chunk[ChunkRecord.observationTick], chunk, CHUNK_HEADER_SIZE, chunk[ChunkRecord.actionCount], this.#current);
     this.#s.counters[Counter.CHUNKS_APPLIED]++;
     this.#s.counters[Counter.ACTIONS_DROPPED_LATE] += dropped;
     if (this.#mode === Mode.ARMED) {
@@ -689,17 +693,17 @@ export class ControlLoop {
   #event(tick: number, kind: number, code: number, from: number, to: number, value: number, joint = -1, requested = Number.NaN, commanded = Number.NaN): void {
     const control = this.#s.control;
     const write = Atomics.load(control, Ctrl.EVENT_WRITE);
-    const base = (write % EVENT_CAPACITY) * EVENT_RECORD;
+    const base = (write % EVENT_CAPACITY) * EVENT_RECORD_SIZE;
     const events = this.#s.events;
-    events[base] = tick;
-    events[base + 1] = kind;
-    events[base + 2] = code;
-    events[base + 3] = from;
-    events[base + 4] = to;
-    events[base + 5] = value;
-    events[base + 6] = joint;
-    events[base + 7] = requested;
-    events[base + 8] = commanded;
+    events[base + EventRecord.tick] = tick;
+    events[base + EventRecord.kind] = kind;
+    events[base + EventRecord.code] = code;
+    events[base + EventRecord.from] = from;
+    events[base + EventRecord.to] = to;
+    events[base + EventRecord.value] = value;
+    events[base + EventRecord.joint] = joint;
+    events[base + EventRecord.requested] = requested;
+    events[base + EventRecord.commanded] = commanded;
     Atomics.store(control, Ctrl.EVENT_WRITE, write + 1);
   }
 
@@ -711,7 +715,6 @@ export class ControlLoop {
     if (counters[Counter.TICKS] === 0) counters[Counter.FIRST_TICK_TIME_MS] = nowMs;
     counters[Counter.TICKS]++;
     counters[Counter.MISSED_TICKS] += clock.missed;
-    if (clock.missed > 0) counters[Counter.CLOCK_OVERRUN_TICKS]++;
     if (latenessUs * 1000 > counters[Counter.MAX_LATENESS_NS]) counters[Counter.MAX_LATENESS_NS] = latenessUs * 1000;
     const bin = latenessUs < LATENESS_BINS_US ? Math.floor(latenessUs) : LATENESS_BINS_US;
     s.lateness[bin]++;
@@ -724,33 +727,37 @@ export class ControlLoop {
     const control = s.control;
     // Seqlock: odd while writing, so a reader on the main thread retries instead of tearing.
     const seq = Atomics.add(control, Ctrl.SNAPSHOT_SEQ, 1) + 1;
-    snapshot[0] = clock.tick;
-    snapshot[1] = nowMs;
-    snapshot[2] = this.#mode;
+    const sa = this.#at.snapshot;
+    snapshot[SnapshotRecord.header.tick] = clock.tick;
+    snapshot[SnapshotRecord.header.timeMs] = nowMs;
+    snapshot[SnapshotRecord.header.mode] = this.#mode;
     for (let i = 0; i < n; i++) {
-      snapshot[SNAPSHOT_HEADER + i] = state.position[i];
-      snapshot[SNAPSHOT_HEADER + n + i] = state.velocity[i];
-      snapshot[SNAPSHOT_HEADER + 2 * n + i] = state.effort[i];
-      snapshot[SNAPSHOT_HEADER + 3 * n + i] = command.position(i);
+      snapshot[sa.position + i] = state.position[i];
+      snapshot[sa.velocity + i] = state.velocity[i];
+      snapshot[sa.effort + i] = state.effort[i];
+      snapshot[sa.command + i] = command.position(i);
     }
     const world = this.#hw.world;
-    if (world) world.write(snapshot, snapshotWorldOffset(n));
+    if (world) world.write(snapshot, this.#at.world);
     Atomics.store(control, Ctrl.SNAPSHOT_SEQ, seq + 1);
 
     const write = Atomics.load(control, Ctrl.TRACE_WRITE);
     const trace = s.trace;
-    const base = (write % TRACE_CAPACITY) * this.#traceSize;
-    trace[base] = clock.tick;
-    trace[base + 1] = nowMs;
-    trace[base + 2] = latenessUs;
-    trace[base + 3] = this.#mode;
-    trace[base + 4] = this.#estopLevel;
-    trace[base + 5] = this.#envelope.powered ? 1 : 0;
-    const t = base + TRACE_HEADER;
-    for (let i = 0; i < n; i++) trace[t + i] = state.position[i];
-    for (let i = 0; i < n; i++) trace[t + n + i] = state.velocity[i];
-    for (let i = 0; i < n; i++) trace[t + 2 * n + i] = state.effort[i];
-    for (let i = 0; i < n; i++) trace[t + 3 * n + i] = command.position(i);
+    const base = (write % TRACE_CAPACITY) * this.#at.traceSize;
+    const h = TraceRecord.header;
+    trace[base + h.tick] = clock.tick;
+    trace[base + h.timeMs] = nowMs;
+    trace[base + h.latenessUs] = latenessUs;
+    trace[base + h.mode] = this.#mode;
+    trace[base + h.estop] = this.#estopLevel;
+    trace[base + h.powered] = this.#envelope.powered ? 1 : 0;
+    const ta = this.#at.trace;
+    for (let i = 0; i < n; i++) {
+      trace[base + ta.position + i] = state.position[i];
+      trace[base + ta.velocity + i] = state.velocity[i];
+      trace[base + ta.effort + i] = state.effort[i];
+      trace[base + ta.command + i] = command.position(i);
+    }
     Atomics.store(control, Ctrl.TRACE_WRITE, write + 1);
   }
 }

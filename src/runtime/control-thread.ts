@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { Observable, Subject, interval, mergeMap, from, share, takeUntil } from 'rxjs';
 import type { RobotDescription } from '../robot/index.js';
 import type { HardwareOptions } from '../hal/index.js';
+import { SnapshotRecord } from './records.js';
 import { SharedControlPort } from './shared-port.js';
 import { CommandQueue } from './command-queue.js';
 import {
@@ -16,7 +17,6 @@ import {
   Ctrl,
   Mode,
   OperatorCommand,
-  SNAPSHOT_HEADER,
   viewShared,
   type OperatorCommandCode,
   type SharedBuffers,
@@ -186,7 +186,7 @@ export class ControlThread extends SharedControlPort {
    * drive. Returns the last tick the worker had published before the edge.
    */
   setSimEstop(level: 0 | 1): number {
-    const before = this.shared.snapshot[0];
+    const before = this.shared.snapshot[SnapshotRecord.header.tick];
     Atomics.store(this.shared.control, Ctrl.SIM_ESTOP_LINE, level);
     return before;
   }
@@ -203,11 +203,7 @@ export class ControlThread extends SharedControlPort {
   }
 
   static snapshotTick(snapshot: Float64Array): number {
-    return snapshot[0];
-  }
-
-  static snapshotPositions(snapshot: Float64Array, jointCount: number): Float64Array {
-    return snapshot.subarray(SNAPSHOT_HEADER, SNAPSHOT_HEADER + jointCount);
+    return snapshot[SnapshotRecord.header.tick];
   }
 
   /** Controlled stop, then the hardware's safe state; forces the loop down after the timeout. */

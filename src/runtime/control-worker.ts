@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openRobotHardware } from '../hal/index.js';
 import { preciseClock } from './clock.js';
 import { ControlLoop } from './control-loop.js';
-import { Counter, Ctrl, Mode, viewShared } from './shared-state.js';
+import { Ctrl, Mode, viewShared } from './shared-state.js';
 import type { ControlWorkerData } from './control-thread.js';
 
 const data = workerData as ControlWorkerData;
@@ -71,7 +71,6 @@ parentPort?.postMessage({ type: 'scheduling', message: scheduling });
 // suffices; it also makes less garbage (performance.now() allocates per call on Node 20).
 const defaultSpinMs = scheduling.startsWith('SCHED_FIFO') ? 0.1 : 0.25;
 shared.counters.fill(0);
-shared.counters[Counter.START_TIME_MS] = performance.now() + performance.timeOrigin;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 preciseClock({
   periodMs: 1000 / data.robot.control.rate_hz,

@@ -3,7 +3,8 @@
  * readers (the main thread's ControlThread, the HIL harness) decode what is new since their
  * last read. A reader that fell more than the ring behind skips to the oldest record left.
  */
-import { Ctrl, EVENT_CAPACITY, EVENT_RECORD, type ModeCode, type SharedViews } from './shared-state.js';
+import { EVENT_RECORD_SIZE, EventRecord as E } from './records.js';
+import { Ctrl, EVENT_CAPACITY, type ModeCode, type SharedViews } from './shared-state.js';
 
 /** One record of the worker's event ring, decoded. */
 export interface ControlEvent {
@@ -33,17 +34,17 @@ export class EventRingReader {
     if (write - this.#read > EVENT_CAPACITY) this.#read = write - EVENT_CAPACITY;
     const events = this.#shared.events;
     for (; this.#read < write; this.#read++) {
-      const b = (this.#read % EVENT_CAPACITY) * EVENT_RECORD;
+      const b = (this.#read % EVENT_CAPACITY) * EVENT_RECORD_SIZE;
       out.push({
-        tick: events[b],
-        kind: events[b + 1],
-        code: events[b + 2],
-        from: events[b + 3] as ModeCode,
-        to: events[b + 4] as ModeCode,
-        value: events[b + 5],
-        joint: events[b + 6],
-        requested: events[b + 7],
-        commanded: events[b + 8],
+        tick: events[b + E.tick],
+        kind: events[b + E.kind],
+        code: events[b + E.code],
+        from: events[b + E.from] as ModeCode,
+        to: events[b + E.to] as ModeCode,
+        value: events[b + E.value],
+        joint: events[b + E.joint],
+        requested: events[b + E.requested],
+        commanded: events[b + E.commanded],
       });
     }
     return out;

@@ -17,4 +17,5 @@ export type { ObservationSources } from './policy/observation.js';
 export { VirtualControl } from './virtual-control.js';
 export { LoopHealth } from './systemd.js';
 export * from './shared-state.js';
+export { ChunkRecord, EventRecord, SnapshotRecord, TraceRecord } from './records.js';
 export { Pipeline, TouchStage, describeEvent, type ChunkPolicy, type ControlPort, type RuntimeEvent } from './pipeline/index.js';

@@ -7,7 +7,8 @@
 import type { Observable } from 'rxjs';
 import { EventRingReader, type ControlEvent } from './event-ring.js';
 import type { CommandOutcome, ControlPort } from './pipeline/control-port.js';
-import { CHUNK_HEADER, Counter, Ctrl, TRACE_CAPACITY, traceRecordSize, type ModeCode, type OperatorCommandCode, type SharedViews } from './shared-state.js';
+import { CHUNK_HEADER_SIZE, ChunkRecord, SnapshotRecord, TraceRecord } from './records.js';
+import { Counter, Ctrl, TRACE_CAPACITY, type ModeCode, type OperatorCommandCode, type SharedViews } from './shared-state.js';
 
 export abstract class SharedControlPort implements ControlPort {
   readonly shared: SharedViews;
@@ -29,7 +30,7 @@ export abstract class SharedControlPort implements ControlPort {
 
   /** The tick the loop published last. */
   get currentTick(): number {
-    return this.shared.snapshot[0];
+    return this.shared.snapshot[SnapshotRecord.header.tick];
   }
 
   get snapshotSize(): number {
@@ -43,10 +44,10 @@ export abstract class SharedControlPort implements ControlPort {
   /** Hand a chunk of absolute targets (robot units) computed from the observation at obsTick. */
   publishChunk(obsTick: number, values: Float32Array | Float64Array, count: number): void {
     const chunk = this.shared.chunk;
-    chunk[0] = obsTick;
-    chunk[1] = count;
+    chunk[ChunkRecord.observationTick] = obsTick;
+    chunk[ChunkRecord.actionCount] = count;
     const n = count * this.shared.layout.actionDim;
-    for (let i = 0; i < n; i++) chunk[CHUNK_HEADER + i] = values[i];
+    for (let i = 0; i < n; i++) chunk[CHUNK_HEADER_SIZE + i] = values[i];
     Atomics.store(this.shared.control, Ctrl.CHUNK_SEQ, ++this.#chunkSeq);
   }
 
@@ -87,7 +88,7 @@ export abstract class SharedControlPort implements ControlPort {
       lost = write - (TRACE_CAPACITY - 16) - this.#traceRead;
       this.#traceRead = write - (TRACE_CAPACITY - 16);
     }
-    const size = traceRecordSize(this.shared.layout.jointCount);
+    const size = TraceRecord.size(this.shared.layout.jointCount);
     for (; this.#traceRead < write; this.#traceRead++) {
       const base = (this.#traceRead % TRACE_CAPACITY) * size;
       record(this.shared.trace.subarray(base, base + size));

@@ -3,7 +3,10 @@
  * returns to its event loop, so everything it must see (commands, policy chunks, stop) and
  * everything it reports (state, counters, trace, events) crosses here: typed arrays over
  * SharedArrayBuffers, sequence counters with Atomics, no messages and no JSON on the hot path.
+ * The records' layouts are declared in records.ts.
  */
+import { interventionNames } from '../safety/index.js';
+import { blockViews, CHUNK_HEADER_SIZE, EVENT_RECORD_SIZE, SnapshotRecord, TraceRecord, type BlockViews } from './records.js';
 
 export const Mode = {
   BOOT: 0,
@@ -140,24 +143,22 @@ export const Ctrl = {
   CHUNK_REQUEST_SEQ: 6,
   CHUNK_SEQ: 7,
   EXITED: 8,
-  SLEEP: 9,
-  LATENCY_ESTIMATE_TICKS: 10,
-  SNAPSHOT_SEQ: 11,
-  TRACE_WRITE: 12,
-  EVENT_WRITE: 13,
-  COMMAND_RESULT: 14,
+  SNAPSHOT_SEQ: 9,
+  TRACE_WRITE: 10,
+  EVENT_WRITE: 11,
+  COMMAND_RESULT: 12,
   /** Simulated e-stop line (the GPIO model): 1 = pressed. Written by tests and the HIL rig. */
-  SIM_ESTOP_LINE: 15,
+  SIM_ESTOP_LINE: 13,
   /** Simulated brake/enable output as last driven: 1 = drives enabled. */
-  SIM_BRAKE_LINE: 16,
+  SIM_BRAKE_LINE: 14,
   /** E-stop input as the loop last read it: 1 = pressed. */
-  ESTOP_LEVEL: 17,
+  ESTOP_LEVEL: 15,
   /** Simulated external push: joint index, then the push in µrad/µm (applied once, cleared). */
-  SIM_PUSH_JOINT: 18,
-  SIM_PUSH_MICRO: 19,
+  SIM_PUSH_JOINT: 16,
+  SIM_PUSH_MICRO: 17,
   /** Sequence number of the latest hardware error text (FAULT_TEXT_SLOTS kept). */
-  FAULT_TEXT_SEQ: 20,
-  SIZE: 21,
+  FAULT_TEXT_SEQ: 18,
+  SIZE: 19,
 } as const;
 
 /**
@@ -168,45 +169,45 @@ export const Ctrl = {
 export const FAULT_TEXT_SLOTS = 8;
 export const FAULT_TEXT_SLOT_BYTES = 512;
 
+/** Ticks with each Intervention bit set on some joint: Counter.INTERVENTION_COUNTS + log2(bit). */
+export const INTERVENTION_KINDS = interventionNames.length;
+const INTERVENTION_COUNTS = 16;
+
 /**
- * Float64 counters, written by the worker, except the touch slots (TOUCH_FORCE, TOUCH_TICK,
- * TOUCH_CONTACT), which the main thread writes (ControlThread.publishTouch) and the loop reads.
+ * Float64 counters, written by the worker, except the touch cells (TOUCH_*), which the main
+ * thread writes (ControlPort.publishTouch, TOUCH_TICK last) and the loop reads.
  */
 export const Counter = {
   TICKS: 0,
   MISSED_TICKS: 1,
-  LATE_TICKS: 2,
-  MAX_LATENESS_NS: 3,
-  STARVED_TICKS: 4,
-  REJECTED_ACTIONS: 5,
-  POSITION_CLAMPS: 6,
-  SHAPED_TICKS: 7,
-  CHUNKS_APPLIED: 8,
-  ACTIONS_DROPPED_LATE: 9,
-  LAST_CHUNK_DELAY_TICKS: 10,
-  HARDWARE_ERRORS: 11,
-  START_TIME_MS: 12,
-  LAST_TICK_TIME_MS: 13,
-  CLOCK_OVERRUN_TICKS: 14,
-  FIRST_TICK_TIME_MS: 15,
-  STALE_ACTION_TICKS: 16,
-  STALE_CHUNKS: 17,
-  ESTOP_TRIPS: 18,
-  STANDSTILL_FAULTS: 19,
-  /** Gripper squeeze from the touch estimate (unitless), written by the main thread. */
-  TOUCH_FORCE: 20,
-  /** Worker tick of the camera frame that TOUCH_FORCE came from (0 until the first estimate; the loop takes only ticks > 0). */
-  TOUCH_TICK: 21,
-  /** Ticks with each Intervention bit set on some joint; INTERVENTION_COUNTS + log2(bit). */
-  INTERVENTION_COUNTS: 22,
-  /** 1 while the touch estimate says some pad is in contact (written with TOUCH_TICK). */
-  TOUCH_CONTACT: 31,
+  MAX_LATENESS_NS: 2,
+  STARVED_TICKS: 3,
+  REJECTED_ACTIONS: 4,
+  POSITION_CLAMPS: 5,
+  SHAPED_TICKS: 6,
+  CHUNKS_APPLIED: 7,
+  ACTIONS_DROPPED_LATE: 8,
+  HARDWARE_ERRORS: 9,
+  LAST_TICK_TIME_MS: 10,
+  FIRST_TICK_TIME_MS: 11,
+  STALE_ACTION_TICKS: 12,
+  STALE_CHUNKS: 13,
+  ESTOP_TRIPS: 14,
+  STANDSTILL_FAULTS: 15,
+  /** INTERVENTION_KINDS cells, one per Intervention bit. */
+  INTERVENTION_COUNTS,
   /** Gaps of more than STALL_PERIODS periods between ticks, and the longest, ms. */
-  STALLS: 32,
-  LONGEST_STALL_MS: 33,
+  STALLS: INTERVENTION_COUNTS + INTERVENTION_KINDS,
+  LONGEST_STALL_MS: INTERVENTION_COUNTS + INTERVENTION_KINDS + 1,
   /** Missed fraction of the deadlines in the worst full timing window so far. */
-  WORST_MISSED_FRACTION: 34,
-  SIZE: 40,
+  WORST_MISSED_FRACTION: INTERVENTION_COUNTS + INTERVENTION_KINDS + 2,
+  /** Gripper squeeze from the touch estimate (unitless). */
+  TOUCH_FORCE: INTERVENTION_COUNTS + INTERVENTION_KINDS + 3,
+  /** 1 while the touch estimate says some pad is in contact (hysteresis state). */
+  TOUCH_CONTACT: INTERVENTION_COUNTS + INTERVENTION_KINDS + 4,
+  /** Worker tick of the camera frame the touch cells came from (0 until the first estimate; the loop takes only ticks > 0). */
+  TOUCH_TICK: INTERVENTION_COUNTS + INTERVENTION_KINDS + 5,
+  SIZE: INTERVENTION_COUNTS + INTERVENTION_KINDS + 6,
 } as const;
 
 /** Lateness histogram: 1 µs bins up to this many µs, plus one overflow bin. */
@@ -214,8 +215,6 @@ export const LATENESS_BINS_US = 20_000;
 
 export const TRACE_CAPACITY = 8192;
 export const EVENT_CAPACITY = 1024;
-/** Event record: tick, kind, code, from mode, to mode, value, joint (-1: none), requested, commanded. */
-export const EVENT_RECORD = 9;
 
 export interface SharedLayout {
   readonly jointCount: number;
@@ -242,12 +241,13 @@ export interface SharedViews {
   readonly control: Int32Array;
   readonly counters: Float64Array;
   readonly lateness: Int32Array;
-  /** tick, time ms since start, mode, then position, velocity, effort, command (jointCount each), then world. */
+  /** One SnapshotRecord, then the world (records.ts). */
   readonly snapshot: Float64Array;
-  /** TRACE_CAPACITY records of traceRecordSize(jointCount). */
+  /** TRACE_CAPACITY TraceRecords. */
   readonly trace: Float64Array;
+  /** EVENT_CAPACITY EventRecords. */
   readonly events: Float64Array;
-  /** obs tick, action count, then horizon * actionDim values (absolute targets, robot units). */
+  /** One ChunkRecord header, then horizon * actionDim values. */
   readonly chunk: Float64Array;
   /** FAULT_TEXT_SLOTS slots of UTF-8 hardware error text, written by the worker. */
   readonly faultText: Uint8Array;
@@ -255,40 +255,18 @@ export interface SharedViews {
   readonly faultTextLength: Int32Array;
 }
 
-export const SNAPSHOT_HEADER = 3;
-/** The trace record's header cells (then position, velocity, effort, command per joint). */
-export const TraceField = { TICK: 0, TIME_MS: 1, LATENESS_US: 2, MODE: 3, ESTOP: 4, POWERED: 5 } as const;
-export const TRACE_HEADER = 6;
-export const CHUNK_HEADER = 2;
-
-/** The snapshot record's header cells (then position, velocity, effort, command per joint, then the world). */
-export const Snapshot = { TICK: 0, TIME_MS: 1, MODE: 2 } as const;
-
 /**
- * Named views over one snapshot buffer (made once, read many times: subarrays allocate only here).
- * The one place besides the writer that knows the record's layout.
+ * Named views over one snapshot buffer (made once, read many times: subarrays allocate only
+ * here), from SnapshotRecord's declaration.
  */
-export interface SnapshotView {
+export interface SnapshotView extends BlockViews<(typeof SnapshotRecord.blocks)[number]> {
   readonly buffer: Float64Array;
-  readonly position: Float64Array;
-  readonly velocity: Float64Array;
-  readonly effort: Float64Array;
-  readonly command: Float64Array;
   /** The simulated world's state (empty on real hardware). */
   readonly world: Float64Array;
 }
 
 export function snapshotView(buffer: Float64Array, jointCount: number): SnapshotView {
-  const at = (field: number): Float64Array => buffer.subarray(SNAPSHOT_HEADER + field * jointCount, SNAPSHOT_HEADER + (field + 1) * jointCount);
-  return { buffer, position: at(0), velocity: at(1), effort: at(2), command: at(3), world: buffer.subarray(snapshotWorldOffset(jointCount)) };
-}
-
-export function snapshotWorldOffset(jointCount: number): number {
-  return SNAPSHOT_HEADER + 4 * jointCount;
-}
-
-export function traceRecordSize(jointCount: number): number {
-  return TRACE_HEADER + 4 * jointCount;
+  return { buffer, ...blockViews(SnapshotRecord, buffer, jointCount), world: buffer.subarray(SnapshotRecord.size(jointCount)) };
 }
 
 export function allocateShared(layout: SharedLayout): SharedBuffers {
@@ -298,10 +276,10 @@ export function allocateShared(layout: SharedLayout): SharedBuffers {
     control: new SharedArrayBuffer(Ctrl.SIZE * i32),
     counters: new SharedArrayBuffer(Counter.SIZE * f64),
     lateness: new SharedArrayBuffer((LATENESS_BINS_US + 1) * i32),
-    snapshot: new SharedArrayBuffer((SNAPSHOT_HEADER + 4 * layout.jointCount + layout.worldSize) * f64),
-    trace: new SharedArrayBuffer(TRACE_CAPACITY * traceRecordSize(layout.jointCount) * f64),
-    events: new SharedArrayBuffer(EVENT_CAPACITY * EVENT_RECORD * f64),
-    chunk: new SharedArrayBuffer((CHUNK_HEADER + layout.horizon * layout.actionDim) * f64),
+    snapshot: new SharedArrayBuffer((SnapshotRecord.size(layout.jointCount) + layout.worldSize) * f64),
+    trace: new SharedArrayBuffer(TRACE_CAPACITY * TraceRecord.size(layout.jointCount) * f64),
+    events: new SharedArrayBuffer(EVENT_CAPACITY * EVENT_RECORD_SIZE * f64),
+    chunk: new SharedArrayBuffer((CHUNK_HEADER_SIZE + layout.horizon * layout.actionDim) * f64),
     faultText: new SharedArrayBuffer(FAULT_TEXT_SLOTS * (FAULT_TEXT_SLOT_BYTES + Int32Array.BYTES_PER_ELEMENT)),
   };
 }

@@ -32,10 +32,10 @@ export const Brake = { V: 0, A: 1, MAX_ACCELERATION: 2, JERK: 3, DISTANCE: 4, SI
  * upper limit). Zero when it is not heading up and will not start heading up.
  */
 export function stopDistanceUpIn(buffer: Float64Array): void {
-  const v = buffer[0];
-  const a = buffer[1];
-  const A = buffer[2];
-  const J = buffer[3];
+  const v = buffer[Brake.V];
+  const a = buffer[Brake.A];
+  const A = buffer[Brake.MAX_ACCELERATION];
+  const J = buffer[Brake.JERK];
   const knee = (A * A) / J;
   let d: number;
   if (a > 0) {
@@ -66,7 +66,7 @@ export function stopDistanceUpIn(buffer: Float64Array): void {
       d = v * t + 0.5 * a * t * t + (J * t * t * t) / 6;
     }
   }
-  buffer[4] = d;
+  buffer[Brake.DISTANCE] = d;
 }
 
 const scratch = new Float64Array(Brake.SIZE);

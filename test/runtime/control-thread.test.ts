@@ -7,7 +7,8 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { fileURLToPath } from 'node:url';
 import { loadRobotDescription } from '../../src/runtime/config/index.js';
 import { ControlThread } from '../../src/runtime/control-thread.js';
-import { Cause, Counter, EventKind, Mode, OperatorCommand, SNAPSHOT_HEADER } from '../../src/runtime/shared-state.js';
+import { Cause, Counter, EventKind, Mode, OperatorCommand } from '../../src/runtime/shared-state.js';
+import { SnapshotRecord } from '../../src/runtime/records.js';
 import { hardwareWorldSize } from '../../src/hal/index.js';
 
 const robotFile = fileURLToPath(new URL('../../robots/sim-arm.yaml', import.meta.url));
@@ -45,7 +46,7 @@ function holdChunk(c: ControlThread, offset = 0, value?: number): Float64Array {
   const snapshot = snapshotOf(c);
   const chunk = new Float64Array(horizon * jointCount);
   for (let k = 0; k < horizon; k++) {
-    for (let j = 0; j < jointCount; j++) chunk[k * jointCount + j] = value ?? snapshot[SNAPSHOT_HEADER + 3 * jointCount + j] + offset;
+    for (let j = 0; j < jointCount; j++) chunk[k * jointCount + j] = value ?? snapshot[SnapshotRecord.block('command', jointCount) + j] + offset;
   }
   return chunk;
 }
@@ -82,13 +83,13 @@ describe('control worker', () => {
     expect(await c.command(OperatorCommand.ARM)).toEqual({ ok: true });
     expect(c.mode).toBe(Mode.ARMED);
     await firstRequest;
-    const start0 = snapshotOf(c)[SNAPSHOT_HEADER + 3 * jointCount];
+    const start0 = snapshotOf(c)[SnapshotRecord.block('command', jointCount)];
     c.publishChunk(snapshotOf(c)[0], holdChunk(c, 0.05), horizon);
     await waitFor(() => c.mode === Mode.RUNNING);
     expect(await c.command(OperatorCommand.ARM)).toMatchObject({ ok: false });
     // The chunk's first action is 10 ticks (50 ms) ahead; after 300 ms the command is there.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(snapshotOf(c)[SNAPSHOT_HEADER + 3 * jointCount]).toBeCloseTo(start0 + 0.05, 3);
+    expect(snapshotOf(c)[SnapshotRecord.block('command', jointCount)]).toBeCloseTo(start0 + 0.05, 3);
     expect(c.counter(Counter.CHUNKS_APPLIED)).toBeGreaterThanOrEqual(1);
   });
 
@@ -115,13 +116,13 @@ describe('control worker', () => {
     const requests = c.chunkRequests$.pipe(take(1), toArray());
     await c.command(OperatorCommand.ARM);
     await firstValueFrom(requests);
-    const held = snapshotOf(c).slice(SNAPSHOT_HEADER + 3 * jointCount, SNAPSHOT_HEADER + 4 * jointCount);
+    const held = snapshotOf(c).slice(SnapshotRecord.block('command', jointCount), SnapshotRecord.size(jointCount));
     c.publishChunk(snapshotOf(c)[0], holdChunk(c, 0, Number.NaN), horizon);
     await waitFor(() => c.mode === Mode.SAFE_STOP);
     expect(c.counter(Counter.REJECTED_ACTIONS)).toBe(robot.control.max_consecutive_rejections);
     const events = c.drainEvents();
     expect(events.some((e) => e.kind === EventKind.MODE_CHANGE && e.to === Mode.SAFE_STOP && e.code === Cause.REJECTION_LIMIT)).toBe(true);
-    const command = snapshotOf(c).slice(SNAPSHOT_HEADER + 3 * jointCount, SNAPSHOT_HEADER + 4 * jointCount);
+    const command = snapshotOf(c).slice(SnapshotRecord.block('command', jointCount), SnapshotRecord.size(jointCount));
     for (let j = 0; j < jointCount; j++) expect(Number.isFinite(command[j])).toBe(true);
     for (let j = 0; j < jointCount; j++) expect(command[j]).toBeCloseTo(held[j], 2);
   });

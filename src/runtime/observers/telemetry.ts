@@ -6,7 +6,8 @@
 import { Subscription } from 'rxjs';
 import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type TelemetryLink } from '../../telemetry/index.js';
 import { eventPayload, type ControlPort } from '../pipeline/index.js';
-import { Counter, modeNames, Snapshot, snapshotView } from '../shared-state.js';
+import { SnapshotRecord } from '../records.js';
+import { Counter, modeNames, snapshotView } from '../shared-state.js';
 import type { Observer, RunContext } from './observer.js';
 import { safetyCounts } from './safety-counts.js';
 
@@ -66,8 +67,8 @@ export function telemetryObserver(options: TelemetryObserverOptions): Observer {
           if (!control.readSnapshot(view.buffer)) return;
           l.publishStream('state', {
             ts: Date.now(),
-            tick: view.buffer[Snapshot.TICK],
-            mode: modeNames[view.buffer[Snapshot.MODE]] ?? 'UNKNOWN',
+            tick: view.buffer[SnapshotRecord.header.tick],
+            mode: modeNames[view.buffer[SnapshotRecord.header.mode]] ?? 'UNKNOWN',
             position: Array.from(view.position),
             velocity: Array.from(view.velocity),
             command: Array.from(view.command),

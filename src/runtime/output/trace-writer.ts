@@ -4,7 +4,8 @@
  * every line is written whole, so a file cut by kill -9 is readable up to its last line.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { modeNames, TRACE_HEADER } from '../shared-state.js';
+import { TraceRecord } from '../records.js';
+import { modeNames } from '../shared-state.js';
 
 export class TraceWriter {
   readonly #stream: WriteStream;
@@ -30,24 +31,28 @@ export class TraceWriter {
     this.#lost += records;
   }
 
-  /** Format one ring record (tick, t ms, lateness µs, mode, e-stop, powered, then 4 x joints). */
+  /** Format one ring record (a TraceRecord). */
   add(record: Float64Array): void {
     const n = this.#joints.length;
+    const h = TraceRecord.header;
     // Full precision: rounding to 6 decimals added ±32 rad/s³ of false jerk at 200 Hz, so the
     // jerk limit could not be verified from the trace.
-    const slice = (k: number): number[] => Array.from(record.subarray(TRACE_HEADER + k * n, TRACE_HEADER + (k + 1) * n));
+    const block = (name: (typeof TraceRecord.blocks)[number]): number[] => {
+      const at = TraceRecord.block(name, n);
+      return Array.from(record.subarray(at, at + n));
+    };
     this.#pending.push(
       JSON.stringify({
-        tick: record[0],
-        t_ms: Math.round(record[1] * 1000) / 1000,
-        lateness_us: Math.round(record[2] * 10) / 10,
-        mode: modeNames[record[3]] ?? record[3],
-        estop: record[4],
-        powered: record[5],
-        position: slice(0),
-        velocity: slice(1),
-        effort: slice(2),
-        command: slice(3),
+        tick: record[h.tick],
+        t_ms: Math.round(record[h.timeMs] * 1000) / 1000,
+        lateness_us: Math.round(record[h.latenessUs] * 10) / 10,
+        mode: modeNames[record[h.mode]] ?? record[h.mode],
+        estop: record[h.estop],
+        powered: record[h.powered],
+        position: block('position'),
+        velocity: block('velocity'),
+        effort: block('effort'),
+        command: block('command'),
       }),
     );
     this.#lines++;

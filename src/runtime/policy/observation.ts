@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Frame } from '../../hal/types.js';
 import type { RobotDescription } from '../../robot/index.js';
-import { SNAPSHOT_HEADER } from '../shared-state.js';
+import { SnapshotRecord } from '../records.js';
 import { createImagePreprocessor } from './image-preprocess.js';
 import type { PolicyInput, PolicyManifest } from './manifest.js';
 
@@ -83,7 +83,7 @@ function fillerFor(input: PolicyInput, robot: RobotDescription, modelType: strin
   switch (input.kind) {
     case 'joint_state': {
       const offsets = input.fields.flatMap((field) =>
-        input.joints.map((joint) => SNAPSHOT_HEADER + (field === 'velocity' ? jointCount : 0) + indexOf(jointNames, joint, 'joint')),
+        input.joints.map((joint) => SnapshotRecord.block(field, jointCount) + indexOf(jointNames, joint, 'joint')),
       );
       const data = new Float32Array(offsets.length);
       const norm = normalizer(input.normalize, offsets.length);

@@ -5,7 +5,7 @@
  * fixed ring for percentiles.
  */
 import type { RobotDescription } from '../../robot/index.js';
-import { SNAPSHOT_HEADER } from '../shared-state.js';
+import { SnapshotRecord } from '../records.js';
 import type { PolicyManifest } from './manifest.js';
 import { createObservationBuilder, type ObservationGap, type ObservationSources } from './observation.js';
 import type { PolicySession, PolicyTensor } from './session.js';
@@ -39,6 +39,8 @@ export class PolicyRunner {
   readonly #build: ReturnType<typeof createObservationBuilder>;
   readonly #chunk: Float64Array;
   readonly #outputJoints: Int32Array;
+  /** Where the measured positions start in the snapshot (records.ts). */
+  readonly #positionAt: number;
   readonly #latencies = new Float64Array(LATENCY_RING);
   #runs = 0;
   #skipped = 0;
@@ -53,6 +55,7 @@ export class PolicyRunner {
     this.#build = createObservationBuilder(manifest, robot, types);
     const names = robot.joints.map((j) => j.name);
     this.#outputJoints = Int32Array.from(manifest.output.joints.map((j) => names.indexOf(j)));
+    this.#positionAt = SnapshotRecord.block('position', names.length);
     this.#chunk = new Float64Array(manifest.output.horizon * manifest.output.joints.length);
   }
 
@@ -81,7 +84,7 @@ export class PolicyRunner {
   }
 
   async infer(sources: ObservationSources, sink: ChunkSink): Promise<InferenceResult> {
-    const obsTick = sources.snapshot[0];
+    const obsTick = sources.snapshot[SnapshotRecord.header.tick];
     const gap = this.#build.build(sources);
     if (gap) {
       this.#skipped++;
@@ -114,7 +117,7 @@ export class PolicyRunner {
       for (let d = 0; d < dim; d++) {
         let v = raw[k * dim + d];
         if (mean && std) v = v * std[d] + mean[d];
-        if (output.mode === 'delta') v += sources.snapshot[SNAPSHOT_HEADER + this.#outputJoints[d]];
+        if (output.mode === 'delta') v += sources.snapshot[this.#positionAt + this.#outputJoints[d]];
         if (!Number.isFinite(v)) finite = false;
         chunk[k * dim + d] = v;
       }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type LoadedConfig } from '../../../src/runtime/config/index.js';
 import { malformedOutput, PolicyRunner } from '../../../src/runtime/policy/runner.js';
 import type { PolicySession, PolicyTensor } from '../../../src/runtime/policy/session.js';
-import { SNAPSHOT_HEADER } from '../../../src/runtime/shared-state.js';
+import { SnapshotRecord } from '../../../src/runtime/records.js';
 
 const robotFile = fileURLToPath(new URL('../../../robots/sim-arm-4dof.yaml', import.meta.url));
 let config: LoadedConfig;
@@ -38,7 +38,7 @@ function answering(tensor: PolicyTensor): PolicySession {
 
 async function chunkFrom(tensor: PolicyTensor): Promise<{ count: number; values: number[]; malformed?: string }> {
   const runner = new PolicyRunner(answering(tensor), config.manifest, config.robot);
-  const snapshot = new Float64Array(SNAPSHOT_HEADER + 4 * config.robot.joints.length);
+  const snapshot = new Float64Array(SnapshotRecord.size(config.robot.joints.length));
   let published = { count: -1, values: [] as number[] };
   const result = await runner.infer(
     { snapshot, frame: () => undefined, touch: { contact: [], force: [], area: [] }, instruction: '', nowMs: 0 },
