@@ -7,9 +7,11 @@
  *
  * Modes: BOOT -> IDLE (after `bootTicks` healthy ticks; READY) -> ARMED (operator arm; commands
  * re-seeded from the measured state; first chunk requested) -> RUNNING (first chunk arrived).
- * SAFE_STOP (operator stop, rejection limit, shutdown) and FAULT (hardware error, e-stop,
- * standstill violation) latch until reset. Outside RUNNING the envelope decelerates to a
+ * SAFE_STOP (operator stop, rejection limit, timing, shutdown) and FAULT (hardware error, e-stop,
+ * standstill or following) latch until reset. Outside RUNNING the envelope decelerates to a
  * hold, so every mode change is smooth, except a category 0 e-stop, which cuts drive power.
+ * Every stop decision is the SafetySupervisor's (src/safety/supervisor.ts): the loop hands it
+ * each input where the tick has it and applies its answer (#apply).
  */
 import type { RobotHardware } from '../hal/index.js';
 import { createJointState, type JointState } from '../hal/types.js';
@@ -19,12 +21,16 @@ import {
   Intervention,
   JointEnvelope,
   limitsFromJoints,
-  DeviationMonitor,
-  TimingFlag,
-  TimingMonitor,
+  ResetRefusal,
+  SafetySupervisor,
+  Stop,
+  StopCause,
   Verdict,
   warmUpEnvelope,
   WorkspaceGuard,
+  type StopCauseCode,
+  type StopCode,
+  type SupervisorReport,
 } from '../safety/index.js';
 import { ActionQueue } from './action-queue.js';
 import { ClockTime, type ClockReading } from './clock.js';
@@ -58,6 +64,21 @@ function offsets(record: typeof SnapshotRecord | typeof TraceRecord, n: number):
   return { position: record.block('position', n), velocity: record.block('velocity', n), effort: record.block('effort', n), command: record.block('command', n) };
 }
 
+/** The mode-change cause each supervisor stop cause is reported with. */
+const causeOfStop: Readonly<Record<StopCauseCode, number>> = {
+  [StopCause.NONE]: Cause.LOOP_HEALTHY,
+  [StopCause.ESTOP]: Cause.ESTOP,
+  [StopCause.SOFTWARE_ESTOP]: Cause.SOFTWARE_ESTOP,
+  [StopCause.HARDWARE_FAULT]: Cause.HARDWARE_FAULT,
+  [StopCause.STANDSTILL_VIOLATION]: Cause.STANDSTILL_VIOLATION,
+  [StopCause.FOLLOWING_ERROR]: Cause.FOLLOWING_ERROR,
+  [StopCause.TIMING_DEGRADED]: Cause.TIMING_DEGRADED,
+  [StopCause.REJECTION_LIMIT]: Cause.REJECTION_LIMIT,
+  [StopCause.STALE_ACTIONS]: Cause.LOOP_HEALTHY,
+};
+
+const refusalResult = [CommandResult.ACCEPTED, CommandResult.ESTOP_ASSERTED, CommandResult.HARDWARE_FAILING, CommandResult.STILL_MOVING] as const;
+
 /** What a hardware_error event says: the error's message, which names the device (error path). */
 function faultText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -90,30 +111,21 @@ export class ControlLoop {
   readonly #outputJoints: Int32Array;
   readonly #jointCount: number;
   readonly #replanAfter: number;
-  readonly #maxRejections: number;
   readonly #bootTicks: number;
   readonly #autoArm: boolean;
   /** Record offsets from records.ts, derived once for this robot's joint count. */
   readonly #at: { readonly traceSize: number; readonly snapshot: Offsets; readonly trace: Offsets; readonly world: number };
   readonly #requestTimeoutTicks: number;
   readonly #contact: ContactLimits;
-  readonly #standstill: DeviationMonitor;
-  readonly #following: DeviationMonitor;
-  readonly #staleTicks: number;
+  readonly #supervisor: SafetySupervisor;
   readonly #observationLimitTicks: number;
-  readonly #touchLimitTicks: number;
-  readonly #touchRequired: boolean;
   readonly #gripJoint: number;
   readonly #closingWindowTicks: number;
-  readonly #estopCategory: 0 | 1;
   /** Per joint: how far the measurement may sit from a held command for arming to keep that command. */
   readonly #armTolerance: Float64Array;
-  readonly #settleTicks: number;
   readonly #eventHoldoffTicks: number;
   readonly #previousBits: Int32Array;
   readonly #lastInterventionEvent: Float64Array;
-  readonly #timing: TimingMonitor;
-  readonly #periodMs: number;
   /** Scratch: the held command a stall restarts from. */
   readonly #held: Float64Array;
   #mode: ModeCode = Mode.BOOT;
@@ -124,8 +136,9 @@ export class ControlLoop {
   #chunksSeen = 0;
   #latencyTicks = 0;
   #healthyTicks = 0;
-  #rejections = 0;
   #starving = false;
+  /** The tick being run (for the supervisor's reports). */
+  #tick = 0;
   #hardwareOk = true;
   /** Text of the last read / write error reported ('' once that path works again): an event only on change. */
   #readFault = '';
@@ -138,11 +151,6 @@ export class ControlLoop {
   #lastFreshTick = 0;
   #touching = false;
   #lastClosingTick = -Infinity;
-  #stale = false;
-  #estopLevel = 0;
-  #powerOffAtRest = false;
-  #restSinceTick = -1;
-  #standstillReported = false;
 
   constructor(options: ControlLoopOptions) {
     const { robot, shared } = options;
@@ -166,22 +174,15 @@ export class ControlLoop {
         }
       : undefined;
     this.#contact = new ContactLimits(limits, grip);
-    this.#touchRequired = robot.gripper?.max_touch_force !== undefined;
+    this.#supervisor = new SafetySupervisor(robot, this.#supervisorReport());
     this.#gripJoint = gripJoint;
     // Contact that starts within this long of the fingers closing is the grasp, not a collision.
     this.#closingWindowTicks = Math.max(1, Math.round(rate / 2));
-    this.#standstill = DeviationMonitor.standstill(robot.joints, robot.safety.standstill_ms, rate, robot.gripper?.joint);
-    this.#following = DeviationMonitor.following(robot.joints, robot.safety.standstill_ms, rate, robot.gripper?.joint);
     const ticks = (ms: number): number => Math.max(1, Math.round((ms * rate) / 1000));
-    this.#staleTicks = ticks(robot.safety.action_timeout_ms);
     const cameraLimitMs = robot.cameras.length > 0 ? Math.min(...robot.cameras.map((c) => c.stale_after_ms)) : Infinity;
     this.#observationLimitTicks = Number.isFinite(cameraLimitMs) ? ticks(cameraLimitMs) : Infinity;
-    this.#touchLimitTicks = this.#observationLimitTicks;
-    this.#estopCategory = robot.estop.stop_category;
     // A quarter of the standstill tolerance: what servo deadband and encoder/PWM quantisation leave.
     this.#armTolerance = Float64Array.from(robot.joints, (j) => (j.limits.standstill ?? (j.type === 'revolute' ? 0.02 : 0.002)) / 4);
-    // A position servo lags its command while moving; monitoring starts once it has settled.
-    this.#settleTicks = ticks(500);
     this.#eventHoldoffTicks = ticks(500);
     this.#previousBits = new Int32Array(this.#jointCount);
     this.#lastInterventionEvent = new Float64Array(this.#jointCount * INTERVENTION_KINDS).fill(-Infinity);
@@ -193,13 +194,10 @@ export class ControlLoop {
     this.#current = new Float64Array(dim);
     this.#outputJoints = Int32Array.from(options.outputJoints);
     this.#replanAfter = options.replanAfter;
-    this.#maxRejections = robot.control.max_consecutive_rejections;
     this.#bootTicks = options.bootTicks ?? 20;
     this.#autoArm = options.autoArm ?? false;
     this.#at = { traceSize: TraceRecord.size(this.#jointCount), snapshot: offsets(SnapshotRecord, this.#jointCount), trace: offsets(TraceRecord, this.#jointCount), world: SnapshotRecord.size(this.#jointCount) };
     this.#requestTimeoutTicks = Math.max(1, Math.round(robot.control.rate_hz / 2));
-    this.#timing = new TimingMonitor({ rateHz: rate, windowMs: robot.control.timing_window_ms, maxMissedFraction: robot.control.max_missed_fraction });
-    this.#periodMs = 1000 / rate;
     this.#held = new Float64Array(this.#jointCount);
     Atomics.store(shared.control, Ctrl.MODE, Mode.BOOT);
   }
@@ -215,6 +213,7 @@ export class ControlLoop {
 
   tick(clock: ClockReading): void {
     const tick = clock.tick;
+    this.#tick = tick;
     this.#readHardware(tick);
     this.#judgeTiming(tick, clock);
     this.#readEstop(tick);
@@ -233,47 +232,76 @@ export class ControlLoop {
         // READY once the hardware reads healthy: the service is up, the fault is latched.
         if (!this.#ready && this.#countHealthy()) this.#announceReady();
     }
-    this.#monitorStandstill(tick);
+    this.#monitorMotion(tick);
     if (this.#mode === Mode.ARMED || this.#mode === Mode.RUNNING) this.#maybeRequestChunk(tick);
     this.#writeHardware(tick);
     this.#reportInterventions(tick);
     this.#report(clock);
   }
 
-  /**
-   * Timing is judged here, before anything is commanded (src/safety/timing.ts). After a stall the
-   * envelope restarts at rest: the arm was not commanded during the gap, so continuing at the
-   * pre-stall velocity would ask it for that velocity in one tick (140-352 rad/s² after a 3 s
-   * SIGSTOP, against limits of 8-10). Sustained missed deadlines end in a controlled stop.
-   */
+  /** Timing is judged before anything is commanded: a stall restarts the envelope at rest. */
   #judgeTiming(tick: number, clock: ClockReading): void {
-    const flags = this.#timing.observe(clock.missed);
-    const counters = this.#s.counters;
-    counters[Counter.WORST_MISSED_FRACTION] = this.#timing.worstFraction;
-    if (flags === 0) return;
-    const mode = this.#mode;
-    if (flags & TimingFlag.STALL) {
-      const gapMs = clock.missed * this.#periodMs; // deadlines that passed with no tick
-      counters[Counter.STALLS]++;
-      if (gapMs > counters[Counter.LONGEST_STALL_MS]) counters[Counter.LONGEST_STALL_MS] = gapMs;
+    const stop = this.#supervisor.judgeTiming(clock.missed, this.#seeded && this.#envelope.powered);
+    this.#s.counters[Counter.WORST_MISSED_FRACTION] = this.#supervisor.worstMissedFraction;
+    if (this.#supervisor.restartAtRest) {
       // Restart at rest where the drives were told to be and held during the gap (a servo holds
       // its last goal): smooth in position, and no velocity the arm did not have. An arm that was
       // pushed or sagged meanwhile is the following monitor's to catch, as at any other time.
-      const reseed = this.#seeded && this.#envelope.powered;
-      if (reseed) {
-        const held = this.#held;
-        for (let i = 0; i < this.#jointCount; i++) held[i] = this.#envelope.command.position(i);
-        this.#envelope.seed(held);
-      }
-      this.#event(tick, EventKind.CLOCK_STALL, 0, mode, mode, gapMs, -1, reseed ? 1 : 0);
+      const held = this.#held;
+      for (let i = 0; i < this.#jointCount; i++) held[i] = this.#envelope.command.position(i);
+      this.#envelope.seed(held);
     }
-    if (flags & (TimingFlag.DEGRADED_BEGIN | TimingFlag.DEGRADED_END)) {
-      this.#event(tick, EventKind.TIMING_DEGRADED, 0, mode, mode, flags & TimingFlag.DEGRADED_BEGIN ? Math.round(1000 * this.#timing.missedFraction) : 0);
-    }
-    if (flags & TimingFlag.STOP && (mode === Mode.ARMED || mode === Mode.RUNNING)) this.#enter(tick, Mode.SAFE_STOP, Cause.TIMING_DEGRADED);
+    this.#apply(tick, stop);
   }
 
-  /** Close the hardware once (safe output state); the worker calls it on the way out. */
+  /**
+   * A supervisor's answer, applied: a controlled stop from a mode that moves, FAULT from any
+   * mode but STOPPED, drive power off at once for category 0. BRAKE is applied where the
+   * policy is followed (it is a hold, not a mode).
+   */
+  #apply(tick: number, stop: StopCode): void {
+    if (stop === Stop.NONE || stop === Stop.BRAKE) return;
+    const mode = this.#mode;
+    const cause = causeOfStop[this.#supervisor.cause];
+    if (stop === Stop.CONTROLLED) {
+      if (mode === Mode.ARMED || mode === Mode.RUNNING) this.#enter(tick, Mode.SAFE_STOP, cause);
+      return;
+    }
+    this.#stopThenIdle = false;
+    if (mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, cause);
+    if (stop === Stop.FAULT_POWER_OFF) this.#powerOff(tick);
+  }
+
+  /** The supervisor's observations become events and counters (on change only, never per tick). */
+  #supervisorReport(): SupervisorReport {
+    const counters = this.#s.counters;
+    const event = (kind: number, code: number, value: number, joint = -1, requested = Number.NaN, commanded = Number.NaN): void =>
+      this.#event(this.#tick, kind, code, this.#mode, this.#mode, value, joint, requested, commanded);
+    return {
+      estopLevel: (level) => {
+        Atomics.store(this.#s.control, Ctrl.ESTOP_LEVEL, level);
+        event(EventKind.ESTOP, 0, level);
+      },
+      estopTrip: () => counters[Counter.ESTOP_TRIPS]++,
+      stall: (gapMs, reseeded) => {
+        counters[Counter.STALLS]++;
+        if (gapMs > counters[Counter.LONGEST_STALL_MS]) counters[Counter.LONGEST_STALL_MS] = gapMs;
+        event(EventKind.CLOCK_STALL, 0, gapMs, -1, reseeded ? 1 : 0);
+      },
+      timingDegraded: (perMille) => event(EventKind.TIMING_DEGRADED, 0, perMille),
+      deviation: (cause, j) => {
+        counters[Counter.STANDSTILL_FAULTS]++;
+        const kind = cause === StopCause.FOLLOWING_ERROR ? EventKind.FOLLOWING_ERROR : EventKind.STANDSTILL_VIOLATION;
+        event(kind, 0, 0, j, this.#envelope.command.position(j), this.#state.position[j]);
+      },
+      stale: (stale, touchStale) => event(EventKind.STALE_ACTIONS, touchStale ? 1 : 0, stale ? 1 : 0),
+      rejected: (count) => {
+        counters[Counter.REJECTED_ACTIONS]++;
+        event(EventKind.ACTION_REJECTED, 0, count);
+      },
+    };
+  }
+
   close(): void {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -304,24 +332,10 @@ export class ControlLoop {
       level = 1;
       this.#s.counters[Counter.HARDWARE_ERRORS]++;
     }
-    if (level === this.#estopLevel) return;
-    this.#estopLevel = level;
-    Atomics.store(this.#s.control, Ctrl.ESTOP_LEVEL, level);
-    this.#event(tick, EventKind.ESTOP, 0, this.#mode, this.#mode, level);
-    if (level === 1) this.#trip(tick, Cause.ESTOP);
-  }
-
-  /** Latch FAULT and start the configured stop category (the same path for line and software). */
-  #trip(tick: number, cause: number): void {
-    this.#s.counters[Counter.ESTOP_TRIPS]++;
-    this.#stopThenIdle = false;
-    if (this.#mode !== Mode.STOPPED) this.#enter(tick, Mode.FAULT, cause);
-    if (this.#estopCategory === 0) this.#powerOff(tick);
-    else this.#powerOffAtRest = true;
+    this.#apply(tick, this.#supervisor.judgeEstop(level));
   }
 
   #powerOff(tick: number): void {
-    this.#powerOffAtRest = false;
     if (!this.#envelope.powered) return;
     this.#envelope.cutPower(this.#state.position);
     // Cut where the joints are measured (or, unread, nothing is written at all: see #seeded).
@@ -330,27 +344,15 @@ export class ControlLoop {
   }
 
   /**
-   * While the robot is meant to hold still (IDLE, SAFE_STOP, FAULT, after its command came to
-   * rest and the servos settled), a joint that moves off its command trips FAULT.
+   * After the command is set: standstill while the robot is meant to hold still (IDLE, SAFE_STOP,
+   * FAULT, its command at rest, the hardware reading), following while it is driven.
    */
-  #monitorStandstill(tick: number): void {
+  #monitorMotion(tick: number): void {
     const mode = this.#mode;
-    this.#monitorFollowing(tick);
-    const holding = (mode === Mode.IDLE || mode === Mode.SAFE_STOP || mode === Mode.FAULT) && this.#envelope.atRest && this.#hardwareOk;
-    if (!holding) {
-      this.#restSinceTick = -1;
-      this.#standstill.reset();
-      return;
-    }
-    if (this.#restSinceTick < 0) this.#restSinceTick = tick;
-    if (tick - this.#restSinceTick < this.#settleTicks) return;
-    if (!this.#standstill.violated(this.#state.position, this.#envelope.command)) return;
-    if (this.#standstillReported) return;
-    this.#standstillReported = true;
-    const j = this.#standstill.joint;
-    this.#s.counters[Counter.STANDSTILL_FAULTS]++;
-    this.#event(tick, EventKind.STANDSTILL_VIOLATION, 0, mode, mode, 0, j, this.#envelope.command.position(j), this.#state.position[j]);
-    if (mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.STANDSTILL_VIOLATION);
+    const envelope = this.#envelope;
+    const holding = (mode === Mode.IDLE || mode === Mode.SAFE_STOP || mode === Mode.FAULT) && envelope.atRest && this.#hardwareOk;
+    const driven = mode !== Mode.BOOT && mode !== Mode.STOPPED && envelope.powered && this.#hardwareOk;
+    this.#apply(tick, this.#supervisor.judgeMotion(tick, holding, driven, this.#state.position, envelope.command));
   }
 
   /**
@@ -364,22 +366,6 @@ export class ControlLoop {
       this.#event(tick, EventKind.UNEXPECTED_CONTACT, 0, this.#mode, this.#mode, 0, g);
     }
     this.#touching = touching;
-  }
-
-  /** While driven and moving (or armed), a joint far from its command trips FAULT. */
-  #monitorFollowing(tick: number): void {
-    const mode = this.#mode;
-    const driven = mode !== Mode.BOOT && mode !== Mode.STOPPED && this.#envelope.powered && this.#hardwareOk;
-    if (!driven || this.#standstillReported) {
-      this.#following.reset();
-      return;
-    }
-    if (!this.#following.violated(this.#state.position, this.#envelope.command)) return;
-    this.#standstillReported = true;
-    const j = this.#following.joint;
-    this.#s.counters[Counter.STANDSTILL_FAULTS]++;
-    this.#event(tick, EventKind.FOLLOWING_ERROR, 0, mode, mode, 0, j, this.#envelope.command.position(j), this.#state.position[j]);
-    if (mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.FOLLOWING_ERROR);
   }
 
   /** Each intervention starts an event per joint (at most one per kind per hold-off); every tick counts. */
@@ -471,16 +457,10 @@ export class ControlLoop {
       this.#event(tick, this.#starving ? EventKind.STARVATION_BEGIN : EventKind.STARVATION_END, 0, this.#mode, this.#mode, 0);
     }
     const counters = this.#s.counters;
-    const touchAge = tick - counters[Counter.TOUCH_TICK];
-    const touchFresh = counters[Counter.TOUCH_TICK] > 0 && touchAge <= this.#touchLimitTicks;
+    const touchFresh = this.#supervisor.touchFresh(tick, counters[Counter.TOUCH_TICK]);
     // Starving keeps the last target (a hold) for a few ticks; past the timeout, or when a
     // sensor the envelope relies on goes stale, a controlled stop until both are fresh again.
-    const stale = tick - this.#lastFreshTick > this.#staleTicks || (this.#touchRequired && !touchFresh);
-    if (stale !== this.#stale) {
-      this.#stale = stale;
-      this.#event(tick, EventKind.STALE_ACTIONS, touchFresh || !this.#touchRequired ? 0 : 1, this.#mode, this.#mode, stale ? 1 : 0);
-    }
-    if (stale) {
+    if (this.#supervisor.judgeFreshness(tick, this.#lastFreshTick, touchFresh) === Stop.BRAKE) {
       counters[Counter.STALE_ACTION_TICKS]++;
       this.#envelope.brake();
       return;
@@ -491,20 +471,13 @@ export class ControlLoop {
     const envelope = this.#envelope;
     envelope.clearTargetBounds();
     this.#contact.apply(this.#state.effort, touchFresh ? counters[Counter.TOUCH_FORCE] : Number.NaN, envelope.command, envelope.targetMin, envelope.targetMax);
-    const verdict = envelope.track(proposed);
-    if (verdict === Verdict.REJECTED) {
-      this.#s.counters[Counter.REJECTED_ACTIONS]++;
-      this.#event(tick, EventKind.ACTION_REJECTED, 0, this.#mode, this.#mode, this.#rejections + 1);
-      if (++this.#rejections >= this.#maxRejections) this.#enter(tick, Mode.SAFE_STOP, Cause.REJECTION_LIMIT);
-      return;
-    }
-    this.#rejections = 0;
+    this.#apply(tick, this.#supervisor.judgeAction(envelope.track(proposed) === Verdict.REJECTED));
   }
 
   #decelerate(tick: number): void {
     const atRest = this.#envelope.brake();
     if (!atRest) return;
-    if (this.#powerOffAtRest) this.#powerOff(tick);
+    if (this.#supervisor.powerOffNow(atRest)) this.#powerOff(tick);
     if (this.#stopThenIdle && this.#mode === Mode.SAFE_STOP) {
       this.#stopThenIdle = false;
       this.#enter(tick, Mode.IDLE, Cause.OPERATOR_DISARM);
@@ -551,25 +524,20 @@ export class ControlLoop {
           this.#enter(tick, Mode.SAFE_STOP, Cause.OPERATOR_STOP);
         }
         return CommandResult.ACCEPTED;
-      case OperatorCommand.RESET:
+      case OperatorCommand.RESET: {
         if (mode !== Mode.SAFE_STOP && mode !== Mode.FAULT) return CommandResult.NOTHING_TO_RESET;
-        // Reset needs the line released AND this explicit command (the line alone never re-arms).
-        if (this.#estopLevel === 1) return CommandResult.ESTOP_ASSERTED;
-        if (!this.#hardwareOk) return CommandResult.HARDWARE_FAILING;
-        if (this.#envelope.powered && !this.#envelope.atRest) return CommandResult.STILL_MOVING;
-        this.#rejections = 0;
+        const refusal = this.#supervisor.resetRefusal(this.#hardwareOk, this.#envelope);
+        if (refusal !== ResetRefusal.NONE) return refusalResult[refusal];
+        this.#supervisor.reset();
         this.#stopThenIdle = false;
-        this.#powerOffAtRest = false;
-        this.#standstillReported = false;
-        this.#standstill.reset();
-        this.#following.reset();
         if (!this.#envelope.powered) this.#event(tick, EventKind.DRIVE_POWER, 0, mode, mode, 1);
         this.#seed();
         this.#enter(tick, Mode.IDLE, Cause.OPERATOR_RESET);
         return CommandResult.ACCEPTED;
+      }
       case OperatorCommand.ESTOP:
         // The HIL rig's and the software's path to the e-stop latch; never refused.
-        this.#trip(tick, Cause.SOFTWARE_ESTOP);
+        this.#apply(tick, this.#supervisor.softwareEstop());
         return CommandResult.ACCEPTED;
       case OperatorCommand.SHUTDOWN:
         this.#exitAfterStop = true;
@@ -591,7 +559,7 @@ export class ControlLoop {
     this.#queue.clear();
     this.#requestTick = -1;
     this.#lastFreshTick = tick;
-    this.#stale = false;
+    this.#supervisor.armed();
     this.#enter(tick, Mode.ARMED, cause);
   }
 
@@ -669,16 +637,10 @@ export class ControlLoop {
     }
   }
 
-  /**
-   * A hardware error latches FAULT and stops the robot the way its e-stop does (category 0: drive
-   * power off now; 1: controlled stop, then power off): hardware the loop can no longer read or
-   * write is not trusted to hold a position.
-   */
+  /** A failed read or write: the supervisor stops the robot the way its e-stop does. */
   #hardwareFault(tick: number): void {
     if (this.#mode === Mode.STOPPED) return;
-    if (this.#mode !== Mode.FAULT) this.#enter(tick, Mode.FAULT, Cause.HARDWARE_FAULT);
-    if (this.#estopCategory === 0) this.#powerOff(tick);
-    else if (this.#envelope.powered) this.#powerOffAtRest = true;
+    this.#apply(tick, this.#supervisor.hardwareFailed(this.#envelope.powered));
   }
 
   #enter(tick: number, to: ModeCode, cause: number): void {
@@ -749,7 +711,7 @@ export class ControlLoop {
     trace[base + h.timeMs] = nowMs;
     trace[base + h.latenessUs] = latenessUs;
     trace[base + h.mode] = this.#mode;
-    trace[base + h.estop] = this.#estopLevel;
+    trace[base + h.estop] = this.#supervisor.estopLevel;
     trace[base + h.powered] = this.#envelope.powered ? 1 : 0;
     const ta = this.#at.trace;
     for (let i = 0; i < n; i++) {

@@ -10,3 +10,4 @@ export { WorkspaceGuard, type WorkspaceBox } from './workspace.js';
 export { ContactLimits, type GripLimit } from './contact-limits.js';
 export { DeviationMonitor } from './standstill.js';
 export { TimingMonitor, TimingFlag, STALL_PERIODS, type TimingLimits } from './timing.js';
+export { SafetySupervisor, ResetRefusal, Stop, StopCause, type EnvelopeState, type ResetRefusalCode, type StopCauseCode, type StopCode, type SupervisorReport } from './supervisor.js';
