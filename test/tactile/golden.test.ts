@@ -6,8 +6,7 @@
  * estimator reports changes these digests: re-record them in the same commit and say why.
  */
 import { describe, expect, it } from 'vitest';
-import { createTouchEstimator } from '../../src/tactile/index.js';
-import { touchReadoutFieldNames } from '../../src/tactile/estimator/index.js';
+import { createTouchEstimator, touchReadoutFieldNames } from '../../src/tactile/index.js';
 import { digestCase, FIELDS, goldenCases, type Paths } from './golden-cases.js';
 
 const DIGESTS: Record<string, string> = {

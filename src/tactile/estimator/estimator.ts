@@ -221,7 +221,10 @@ class Estimator extends TouchReadoutArrays implements TouchEstimator {
     const adapting = clock.now[0] - contact.lastContactMs[p] >= this.#t.adaptAfterMs;
     if (contact.settled(p, clock, this)) {
       noise.track(pad, p, margin, adapting);
-      if (adapting && this.#motion.still(p) && (flags & TouchFlag.SATURATED) === 0) {
+      // The camera still enough for the reference to adapt. Written out, not a method: a call
+      // first made long after this function was optimized runs unoptimized and boxes.
+      const still = Math.abs(this.#motion.u[p]) < 0.1 && Math.abs(this.#motion.v[p]) < 0.1;
+      if (adapting && still && (flags & TouchFlag.SATURATED) === 0) {
         this.#reference.adapt(pad, p, contact.threshold, clock, this.drift);
       }
     } else {

@@ -57,11 +57,6 @@ export class MotionStage {
     return Math.abs(this.u[p]) > 0.05 || Math.abs(this.v[p]) > 0.05 ? this.reach(p) : 0;
   }
 
-  /** Whether the camera is still enough for the reference to adapt. */
-  still(p: number): boolean {
-    return Math.abs(this.u[p]) < 0.1 && Math.abs(this.v[p]) < 0.1;
-  }
-
   /** pad.refShifted = pad.ref shifted by the motion of pad p. */
   shiftReference(pad: Pad, p: number): void {
     this.shift(pad, p, 1, pad.ref, pad.refShifted);
