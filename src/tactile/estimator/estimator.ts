@@ -175,15 +175,18 @@ class Estimator extends TouchReadoutArrays implements TouchEstimator {
     }
   }
 
+  /** One frame of pad p through the stages (numbered as in the header). */
   #estimate(p: number, data: Uint8Array, frameFlags: number): void {
     const pad = this.#pads[p];
     const t = this.#t;
     const motion = this.#motion;
     const contact = this.#contact;
+    // 1. Sample.
     const saturated = sample(pad, data, this.#width) / pad.sampledPixels;
     let flags = frameFlags;
     if (saturated > t.saturationFraction) flags |= TouchFlag.SATURATED;
 
+    // 2. Gain.
     this.#gain.estimate(pad, this.gain, p);
     const gain = this.gain[p];
     if (!(gain >= 1 / t.gainClip && gain <= t.gainClip)) flags |= TouchFlag.LIGHTING;
@@ -195,6 +198,8 @@ class Estimator extends TouchReadoutArrays implements TouchEstimator {
     }
     this.#gain.compensate(pad, this.gain, p);
 
+    // 3. Camera motion; 4. the difference map against the reference shifted by it, the gain
+    // refined first against that reference.
     if (motion.measure(pad, p, this.#reference.cellNoise, contact.state[p]) === 0) motion.rebaseShear(p);
     this.motionX[p] = motion.u[p] * pad.cell;
     this.motionY[p] = motion.v[p] * pad.cell;
@@ -203,11 +208,13 @@ class Estimator extends TouchReadoutArrays implements TouchEstimator {
     const margin = motion.border(p);
     differenceMap(pad, margin);
 
-    const some = contact.patch(pad, p, margin, this.#noise.level, this);
+    // 5. Contact; 6. shear and slip.
+    const patchFound = contact.patch(pad, p, margin, this.#noise.level, this);
     contact.hysteresis(p, this.#clock, this);
-    shearAndSlip(pad, p, some, contact, motion, t, this);
+    shearAndSlip(pad, p, patchFound, contact, motion, t, this);
     if (this.slip[p]) flags |= TouchFlag.SLIP;
 
+    // 7. Noise and reference.
     this.#settle(pad, p, margin, flags);
     pad.prevMask.set(pad.mask);
     this.flags[p] = flags;
