@@ -1,11 +1,10 @@
 /**
  * `benchTactile()`: the touch estimator's cost per frame per pad (p50/p99/max) and its heap
- * allocation per frame, at the sim's 20x20 pads (96x72 frame, two pads) and at one ROI of
- * 160x120 and 320x240 (targets: p99 <= 1 ms and <= 3 ms), on synthetic clips with contacts,
- * shear and camera motion; beside it, the contact F1 and worst onset on the scored sim clips.
- *
- * Not wired into bench/index.ts here; add there:
- *   if (bench === 'tactile') { const { benchTactile, formatTactile } = await import('./tactile.js'); const r = benchTactile(); results.tactile = r; process.stdout.write(formatTactile(r)); }
+ * allocation per frame, at the sim's 20x20 pads (96x72 frame, two pads), at one ROI of 160x120
+ * and 320x240 (targets: p99 <= 1 ms and <= 3 ms), and at two 133x133 pads in a 640x480 frame
+ * (the sim-arm layout scaled up: what one real wrist camera costs the main thread), on synthetic
+ * clips with contacts, shear and camera motion; beside it, the contact F1 and worst onset on the
+ * scored sim clips. `npm run bench -- tactile` runs it (bench/index.ts).
  *
  * The issue's anchor, the same estimate with OpenCV.js (frame differencing, and with Farneback
  * flow, from @techstark/opencv-js), is bench/tactile-opencv.ts, run right after this one.
@@ -49,10 +48,10 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-/** The sim robot with its wrist camera resized and one pad filling `roi`. */
-function resized(robot: RobotDescription, width: number, height: number, roi: [number, number, number, number]): RobotDescription {
+/** The sim robot with its wrist camera resized and one pad per ROI. */
+function resized(robot: RobotDescription, width: number, height: number, ...rois: [number, number, number, number][]): RobotDescription {
   const camera = { ...robot.cameras[0], width, height };
-  return { ...robot, cameras: [camera], fingertips: [{ name: 'pad', camera: camera.name, roi }] };
+  return { ...robot, cameras: [camera], fingertips: rois.map((roi, i) => ({ name: `pad${i}`, camera: camera.name, roi })) };
 }
 
 function measure(label: string, robot: RobotDescription, frames: number, gc: () => void, targetP99Us?: number): TactileCost {
@@ -113,6 +112,7 @@ export function benchTactile(options: { robotFile?: string; frames?: number; con
     measure('sim pads 20x20 (96x72, 2 pads)', robot, frames, gc),
     measure('one ROI 160x120', resized(robot, 160, 120, [0, 0, 160, 120]), frames, gc, 1000),
     measure('one ROI 320x240', resized(robot, 320, 240, [0, 0, 320, 240]), Math.max(500, frames / 2), gc, 3000),
+    measure('two 133x133 pads (640x480)', resized(robot, 640, 480, [13, 333, 133, 133], [493, 333, 133, 133]), Math.max(500, frames / 2), gc),
   ];
   const contact: TactileBenchResult['contact'][number][] = [];
   for (const [list, stress] of [

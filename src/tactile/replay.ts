@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import type { FingertipDescription } from '../robot/index.js';
 import { probeClip, type ClipInfo } from '../hal/camera/probe.js';
 import { RawFrameParser } from '../hal/camera/parser.js';
-import { createTouchEstimator, type TouchEstimator, type TouchEstimatorOptions } from './estimator.js';
+import { createTouchEstimator, type TouchEstimator, type TouchEstimatorOptions } from './estimator/index.js';
 import { describeTouchFlags, type TouchFlagName } from './flags.js';
 
 export interface ReplayRecord {

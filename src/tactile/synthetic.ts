@@ -8,7 +8,7 @@
  */
 import type { CameraDescription, FingertipDescription, RobotDescription } from '../robot/index.js';
 import { createRandom, renderWristFrame, SimPlant, World } from '../hal/sim/index.js';
-import { createTouchEstimator, type TouchEstimatorOptions } from './estimator.js';
+import { createTouchEstimator, type TouchEstimatorOptions } from './estimator/index.js';
 
 export interface TouchTimeline {
   /** Grip force on both pads at frame k, N (the sim's full grip is the gripper effort, 40 N on sim-arm). */
