@@ -42,6 +42,8 @@ program
   .addOption(new Option('--arm', 'arm as soon as the loop is ready (default: only for fully simulated robots)'))
   .addOption(new Option('--no-arm', 'wait for an operator arm command'))
   .addOption(halOption())
+  .option('--record <dir>', "record episodes into this directory (default: robot.yaml's record: section)")
+  .option('--no-record', 'do not record, whatever robot.yaml says')
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (options: RunCliOptions) => {
     const { runCommand } = await import('./commands/robot.js');
@@ -137,6 +139,32 @@ program
       process.once('SIGTERM', resolve);
     });
     await rig.close();
+  });
+
+const record = program.command('record').description('episode recordings on this robot (MCAP segments; docs/RECORDING.md)');
+record
+  .command('ls')
+  .argument('<dir>', 'recordings directory')
+  .description('list the episodes: robot, length, label, segments, whether complete')
+  .action(async (dir: string) => {
+    const { recordLsCommand } = await import('./commands/record.js');
+    process.exitCode = await recordLsCommand(dir);
+  });
+record
+  .command('info')
+  .argument('<episode>', 'episode directory')
+  .description("one episode's metadata and segments, as JSON")
+  .action(async (dir: string) => {
+    const { recordInfoCommand } = await import('./commands/record.js');
+    process.exitCode = await recordInfoCommand(dir);
+  });
+record
+  .command('recover')
+  .argument('<dir>', 'recordings directory')
+  .description('rewrite segments a crash left unfinished (*.mcap.part) up to their last complete record')
+  .action(async (dir: string) => {
+    const { recordRecoverCommand } = await import('./commands/record.js');
+    process.exitCode = await recordRecoverCommand(dir);
   });
 
 const tactile = program.command('tactile').description('touch from the wrist camera: replay clips, calibrate force');

@@ -5,6 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
+import { recorderObserver } from '../record/index.js';
 import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
 
 /** `embody run`'s options as the CLI parses them. */
@@ -18,6 +19,8 @@ export interface RunCliOptions {
   trace?: string;
   arm?: boolean;
   hal?: 'sim' | 'emulated' | 'real';
+  /** `--record DIR` (record there), `--no-record` (false), or robot.yaml's `record:` (undefined). */
+  record?: string | false;
   logLevel: string;
 }
 
@@ -44,6 +47,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('unhandledRejection', onBug);
+  const recorder = options.record === false ? undefined : recorderObserver({ ...(options.record ? { dir: options.record } : {}), ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
   try {
     const report = await runRobot({
       robotFile: options.robot,
@@ -58,6 +62,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
       log,
       statusLine: new StatusLine(process.stderr),
       stopRequested,
+      ...(recorder ? { observers: [recorder] } : {}),
     });
     if (bug) return 70;
     return report.controlled_shutdown ? 0 : 1;

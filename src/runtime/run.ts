@@ -42,6 +42,8 @@ export interface RunOptions {
   readonly statusLine?: StatusLine;
   /** Resolves when the caller wants to stop (signals). */
   readonly stopRequested?: Promise<string>;
+  /** Observers from rooms above the runtime (the recorder), started after the runtime's own. */
+  readonly observers?: readonly Observer[];
 }
 
 /** How long the loop may take from start to READY before the run is abandoned. */
@@ -65,13 +67,14 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   if (halProblem !== undefined) throw new Error(`${config.robotFile}: ${halProblem}`);
   const robot = robotForHal(config.robot, hardware.kind); // cameras render the sim world unless real
   const runner = new PolicyRunner(config.session, manifest, robot);
+  const ticksPerAction = robot.control.rate_hz / manifest.rate_hz;
   const notifier = createNotifier();
   notifier.status('starting control loop');
   const control = new ControlThread({
     robot,
     horizon: manifest.output.horizon,
     outputJoints: runner.outputJoints,
-    ticksPerAction: robot.control.rate_hz / manifest.rate_hz,
+    ticksPerAction,
     blendSteps: manifest.blend_steps,
     replanAfter: manifest.replan_after,
     autoArm: options.autoArm ?? hardware.kind !== 'real', // nothing real moves unless an operator arms it
@@ -85,6 +88,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   // The status line first: it clears itself before the log observer writes a line.
   const observers: Observer[] = [...(options.statusLine ? [statusLineObserver(options.statusLine)] : []), logObserver(), report, systemdObserver(notifier), telemetryObserver(options)];
   if (trace) observers.push(trace);
+  observers.push(...(options.observers ?? []));
   let stopped = false;
   const stopObservers = async (): Promise<void> => {
     if (stopped) return;
@@ -98,7 +102,8 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   try {
     await untilReady(control, options.stopRequested);
     log.info({ robot: robot.robot_id, policy: manifest.name, rate_hz: robot.control.rate_hz, scheduling: control.scheduling }, 'control loop ready');
-    const run: RunContext = { pipeline, log, every: (ms) => interval(ms), stopping$, world };
+    const source = { robotFile: config.robotFile, manifestFile: config.manifestFile, modelPath: config.modelPath, policyName: manifest.name, ticksPerAction, actionJoints: manifest.output.joints };
+    const run: RunContext = { pipeline, log, every: (ms) => interval(ms), stopping$, world, source };
     for (const observer of observers) await observer.start(run);
     wiring.add(pipeline.connect({ retry$: interval(10), drain$: interval(10) }));
     wiring.add(connectCameras(pipeline, options.robotFile, world));
