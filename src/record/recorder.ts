@@ -33,12 +33,13 @@ import {
   TraceField,
   traceRecordSize,
   type Observer,
+  type EpisodeRequest,
   type Pipeline,
   type RunContext,
   type RuntimeEvent,
 } from '../runtime/index.js';
 import { foxgloveTime, LogLevel, recordChannels, Topic } from './channels.js';
-import { embodyVersion, segmentName, sha256File, writeEpisodeMeta, type EpisodeEnd, type EpisodeLabel, type EpisodeMeta } from './episode.js';
+import { embodyVersion, segmentName, sha256File, writeEpisodeMeta, type EpisodeEnd, type EpisodeMeta } from './episode.js';
 import { JpegEncoder } from './jpeg-encoder.js';
 import { recoverRecordings, recordingsBytes, type RecoveryResult } from './recover.js';
 import { Segment, type ChannelSpec } from './segment.js';
@@ -55,12 +56,6 @@ export interface RecorderOptions {
   readonly dir?: string;
   /** The run's state directory (recordings default to <stateDir>/recordings). */
   readonly stateDir?: string;
-}
-
-export interface EpisodeRequest {
-  readonly action: 'start' | 'stop' | 'label' | 'note';
-  readonly label?: EpisodeLabel;
-  readonly note?: string;
 }
 
 export interface RecorderSummary {
@@ -176,6 +171,7 @@ class Recorder implements RecorderObserver {
       this.#encoders.set(camera.name, new JpegEncoder(camera.width, camera.height, this.#settings.jpeg_quality, (f) => this.#frameEncoded(camera.name, f.tick, f.jpeg)));
     }
     this.#subscriptions.add(pipeline.events$.subscribe((event) => this.#event(event)));
+    pipeline.handleEpisodes((request) => this.episode(request));
     this.#subscriptions.add(run.every(POLL_MS).subscribe(() => this.#poll()));
     log.info({ dir, episodes: this.#settings.episodes, quota_bytes: this.#settings.quota_bytes, used_bytes: this.#bytesBefore }, 'recorder ready');
     if (this.#settings.episodes === 'running' && control.mode === Mode.RUNNING) this.#begin(control.currentTick);
@@ -183,6 +179,7 @@ class Recorder implements RecorderObserver {
 
   async stop(): Promise<void> {
     this.#subscriptions.unsubscribe();
+    this.#pipeline?.handleEpisodes(undefined);
     if (this.#episode) {
       this.#poll();
       this.#end(Number.POSITIVE_INFINITY, 'shutdown');

@@ -17,6 +17,6 @@ export type { ObservationSources } from './policy/observation.js';
 export { VirtualControl } from './virtual-control.js';
 export { LoopHealth } from './systemd.js';
 export * from './shared-state.js';
-export { Pipeline, TouchStage, describeEvent, eventPayload, isWarning, type ChunkPolicy, type ControlPort, type RuntimeEvent } from './pipeline/index.js';
+export { Pipeline, TouchStage, describeEvent, eventPayload, isWarning, type ChunkPolicy, type EpisodeRequest, type OperatorRequest, type ControlPort, type RuntimeEvent } from './pipeline/index.js';
 export type { Observer, RunContext, RunSource } from './observers/observer.js';
 export { defaultStateDir } from '../telemetry/index.js';
