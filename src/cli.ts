@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { DatasetExportCliOptions } from './commands/dataset.js';
 import type { RunCliOptions } from './commands/robot.js';
 import type { TactileCalibrateCliOptions, TactileReplayCliOptions } from './commands/tactile.js';
 
@@ -165,6 +166,24 @@ record
   .action(async (dir: string) => {
     const { recordRecoverCommand } = await import('./commands/record.js');
     process.exitCode = await recordRecoverCommand(dir);
+  });
+
+const dataset = program.command('dataset').description('datasets for training from recorded episodes');
+dataset
+  .command('export')
+  .argument('<recordings...>', 'episode directories, or directories holding them (one robot or many)')
+  .requiredOption('--out <dir>', 'where the LeRobotDataset v3.0 goes')
+  .option('--fps <n>', 'frames per second of the dataset (resampled from the control rate)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a whole number of frames per second > 0');
+    return n;
+  }, 30)
+  .option('--robot-type <type>', "info.json robot_type, e.g. so101")
+  .addOption(new Option('--vcodec <codec>', 'video encoder').choices(['libsvtav1', 'libx264']).default('libsvtav1'))
+  .description('export recorded episodes as one LeRobotDataset v3.0 (meta/, data/, videos/)')
+  .action(async (recordings: string[], options: DatasetExportCliOptions) => {
+    const { datasetExportCommand } = await import('./commands/dataset.js');
+    process.exitCode = await datasetExportCommand(recordings, options);
   });
 
 const tactile = program.command('tactile').description('touch from the wrist camera: replay clips, calibrate force');

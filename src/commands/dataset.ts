@@ -1,0 +1,41 @@
+/**
+ * `embody dataset export RECORDINGS... --out DIR`: every finished episode under the given
+ * directories (one robot's recordings, or many robots' collected side by side) into one
+ * LeRobotDataset v3.0 (docs/RECORDING.md).
+ */
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { exportDataset, readEpisodeFrames, type EpisodeFrames, type VideoCodec } from '../dataset/index.js';
+import { EPISODE_FILE } from '../record/index.js';
+
+export interface DatasetExportCliOptions {
+  out: string;
+  fps: number;
+  robotType?: string;
+  vcodec: VideoCodec;
+}
+
+async function findEpisodes(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  if (entries.some((e) => e.isFile() && e.name === EPISODE_FILE)) return [dir];
+  const found: string[] = [];
+  for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) found.push(...(await findEpisodes(join(dir, e.name))));
+  return found;
+}
+
+export async function datasetExportCommand(recordings: string[], options: DatasetExportCliOptions): Promise<number> {
+  try {
+    const dirs = (await Promise.all(recordings.map((r) => findEpisodes(resolve(r))))).flat();
+    if (dirs.length === 0) throw new Error(`no episodes (directories with ${EPISODE_FILE}) under ${recordings.join(', ')}`);
+    const episodes: EpisodeFrames[] = [];
+    for (const dir of dirs) episodes.push(await readEpisodeFrames(dir, options.fps));
+    const started = performance.now();
+    const summary = await exportDataset(episodes, { out: resolve(options.out), fps: options.fps, vcodec: options.vcodec, ...(options.robotType ? { robotType: options.robotType } : {}) });
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`wrote ${options.out}: ${summary.episodes} episode(s), ${summary.frames} frames at ${options.fps} fps, ${summary.tasks.length} task(s), ${summary.videos.length} video(s) in ${seconds.toFixed(1)} s\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`embody dataset export: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

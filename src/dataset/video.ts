@@ -1,0 +1,49 @@
+/**
+ * Videos for a dataset, with ffmpeg child processes: the recorded JPEGs of a camera, one per
+ * dataset frame, become one MP4 (LeRobot's defaults, lerobot src/lerobot/configs/video.py:
+ * libsvtav1, yuv420p, g=2, crf 30; libx264 offered for players without AV1), and a sample of them
+ * is decoded back to RGB for the feature's stats.
+ */
+import { spawn } from 'node:child_process';
+
+export type VideoCodec = 'libsvtav1' | 'libx264';
+
+/** The codec name ffprobe and PyAV report for what each encoder writes (info.json video.codec). */
+export const codecName: Record<VideoCodec, string> = { libsvtav1: 'av1', libx264: 'h264' };
+
+function run(args: string[], input: Buffer[], what: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    child.on('error', (error) => reject(new Error(`${what}: could not start ffmpeg (${error.message}); install it (Debian: apt-get install ffmpeg)`)));
+    child.on('exit', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`${what}: ffmpeg exited with ${code}: ${err.trim()}`))));
+    child.stdin.on('error', () => undefined);
+    void (async () => {
+      for (const chunk of input) if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+      child.stdin.end();
+    })();
+  });
+}
+
+/** Encode `jpegs` (one per frame) at `fps` into `file`. */
+export async function encodeVideo(file: string, jpegs: Buffer[], fps: number, codec: VideoCodec): Promise<void> {
+  const quality = codec === 'libsvtav1' ? ['-crf', '30', '-preset', '10'] : ['-crf', '23', '-preset', 'veryfast'];
+  await run(
+    ['-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'mjpeg', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-c:v', codec, '-pix_fmt', 'yuv420p', '-g', '2', ...quality, '-an', '-y', file],
+    jpegs,
+    file,
+  );
+}
+
+/** Decode JPEGs to packed RGB24 frames. */
+export async function decodeJpegs(jpegs: Buffer[], width: number, height: number, what: string): Promise<Uint8Array[]> {
+  const raw = await run(['-f', 'image2pipe', '-c:v', 'mjpeg', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], jpegs, what);
+  const size = width * height * 3;
+  const frames: Uint8Array[] = [];
+  for (let o = 0; o + size <= raw.length; o += size) frames.push(raw.subarray(o, o + size));
+  if (frames.length !== jpegs.length) throw new Error(`${what}: decoded ${frames.length} of ${jpegs.length} frames at ${width}x${height}`);
+  return frames;
+}
