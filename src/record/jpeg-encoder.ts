@@ -6,6 +6,7 @@
  * counted (a slow encoder must not grow memory), never queued without bound.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Frames handed to ffmpeg and not yet back: beyond this a frame is dropped. */
 export const MAX_IN_FLIGHT = 8;
@@ -24,7 +25,10 @@ export class JpegEncoder {
   #buffer: Buffer = Buffer.alloc(0);
   #dropped = 0;
   #encoded = 0;
+  /** Encode times of the last ENCODE_SAMPLES frames, ms (a ring). */
+  readonly #encodeMs = new Float64Array(ENCODE_SAMPLES);
   #exited = false;
+  #cpuMsPerFrame: number | undefined;
   #stderr = '';
   readonly exit: Promise<void>;
 
@@ -34,7 +38,7 @@ export class JpegEncoder {
     const q = Math.max(2, Math.min(31, Math.round(31 - (quality / 100) * 29)));
     this.#child = spawn(
       'ffmpeg',
-      ['-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0', '-fps_mode', 'passthrough', '-f', 'image2pipe', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(q), 'pipe:1'],
+      ['-hide_banner', '-loglevel', 'error', '-threads', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0', '-fps_mode', 'passthrough', '-f', 'image2pipe', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(q), '-flush_packets', '1', 'pipe:1'],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     this.#child.stdout?.on('data', (data: Buffer) => this.#read(data));
@@ -60,6 +64,19 @@ export class JpegEncoder {
     return this.#encoded;
   }
 
+  /** p50 and p99 of the time from handing a frame to ffmpeg to having its JPEG (last ENCODE_SAMPLES frames), ms. */
+  encodePercentiles(): { p50: number; p99: number } {
+    const n = Math.min(this.#encoded, ENCODE_SAMPLES);
+    if (n === 0) return { p50: 0, p99: 0 };
+    const sorted = this.#encodeMs.slice(0, n).sort();
+    return { p50: sorted[Math.floor(0.5 * (n - 1))], p99: sorted[Math.floor(0.99 * (n - 1))] };
+  }
+
+  /** CPU ms per frame measured when the encoder was closed. */
+  get cpuMsPerFrameAtClose(): number | undefined {
+    return this.#cpuMsPerFrame;
+  }
+
   get alive(): boolean {
     return !this.#exited;
   }
@@ -80,8 +97,22 @@ export class JpegEncoder {
     return true;
   }
 
+  /** ffmpeg's CPU time (user + system) per encoded frame so far, ms (Linux /proc; undefined elsewhere or after exit). */
+  cpuMsPerFrame(): number | undefined {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#exited || this.#encoded === 0) return undefined;
+    try {
+      // /proc/<pid>/stat: fields 14 and 15 are utime and stime in clock ticks (USER_HZ, 100 on Linux).
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 10) / this.#encoded;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Finish the frames in flight and stop ffmpeg. */
   async close(): Promise<void> {
+    this.#cpuMsPerFrame = this.cpuMsPerFrame();
     this.#child.stdin?.end();
     const timer = setTimeout(() => this.#child.kill('SIGKILL'), 3000);
     await this.exit;
@@ -99,10 +130,13 @@ export class JpegEncoder {
       this.#buffer = this.#buffer.subarray(end + 2);
       const waiting = this.#waiting.shift();
       if (waiting === undefined) continue;
+      const encodeMs = performance.now() - waiting.at;
+      this.#encodeMs[this.#encoded % ENCODE_SAMPLES] = encodeMs;
       this.#encoded++;
-      this.#onFrame({ tick: waiting.tick, jpeg: Buffer.from(jpeg), encodeMs: performance.now() - waiting.at });
+      this.#onFrame({ tick: waiting.tick, jpeg: Buffer.from(jpeg), encodeMs });
     }
   }
 }
 
 const EOI = Buffer.from([0xff, 0xd9]);
+const ENCODE_SAMPLES = 4096;

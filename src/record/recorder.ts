@@ -67,6 +67,8 @@ export interface RecorderSummary {
   readonly lost_trace_records: number;
   readonly stopped?: string;
   readonly recovered: RecoveryResult[];
+  /** Per camera: frames encoded and dropped, and the JPEG encode time (hand-over to ffmpeg → JPEG back), ms. */
+  readonly cameras: Record<string, { encoded: number; dropped: number; encode_ms: { p50: number; p99: number }; cpu_ms_per_frame?: number }>;
 }
 
 interface OpenEpisode {
@@ -75,6 +77,8 @@ interface OpenEpisode {
   segment: Segment;
   segments: number;
   segmentStartTick: number;
+  /** Began with a RUNNING span: it ends at the first tick the trace shows in another mode, even before that mode change's event is drained. */
+  readonly runningSpan: boolean;
 }
 
 export interface RecorderObserver extends Observer {
@@ -82,6 +86,11 @@ export interface RecorderObserver extends Observer {
   readonly summary: RecorderSummary;
   /** An operator's episode command (MQTT cmd/episode); resolves with a refusal reason, or undefined. */
   episode(request: EpisodeRequest): Promise<string | undefined>;
+}
+
+function cpu(encoder: JpegEncoder): { cpu_ms_per_frame?: number } {
+  const ms = encoder.cpuMsPerFrameAtClose ?? encoder.cpuMsPerFrame();
+  return ms === undefined ? {} : { cpu_ms_per_frame: ms };
 }
 
 export function recorderObserver(options: RecorderOptions): RecorderObserver {
@@ -119,6 +128,7 @@ class Recorder implements RecorderObserver {
   #instruction = '';
   #provenance: Pick<EpisodeMeta, 'embody_version' | 'robot_sha256' | 'policy'> | undefined;
   #wasRunning = false;
+  #closed = false;
 
   constructor(options: RecorderOptions) {
     this.#options = options;
@@ -139,10 +149,25 @@ class Recorder implements RecorderObserver {
       lost_trace_records: this.#lostTrace,
       ...(this.#stopped ? { stopped: this.#stopped } : {}),
       recovered: this.#recovered,
+      cameras: Object.fromEntries([...this.#encoders].map(([c, e]) => [c, { encoded: e.encoded, dropped: e.dropped, encode_ms: e.encodePercentiles(), ...cpu(e) }])),
     };
   }
 
+  /** Recording never stops a run: a recorder that cannot start (recovery, hashing, the directory) says why and stays off. */
   async start(run: RunContext): Promise<void> {
+    try {
+      await this.#start(run);
+    } catch (error) {
+      this.#enabled = false;
+      this.#subscriptions.unsubscribe();
+      run.pipeline.handleEpisodes(undefined);
+      const message = `recording is off for this run: ${error instanceof Error ? error.message : String(error)}`;
+      run.log.error({ err: error }, message);
+      run.pipeline.emit({ tick: run.pipeline.control.currentTick, kind: 'record_error', cause: 'recorder start', message });
+    }
+  }
+
+  async #start(run: RunContext): Promise<void> {
     this.#run = run;
     const { pipeline, log, source } = run;
     this.#pipeline = pipeline;
@@ -168,16 +193,26 @@ class Recorder implements RecorderObserver {
     this.#chunkSeq = Atomics.load(control.shared.control, Ctrl.CHUNK_SEQ);
     this.#instruction = pipeline.instruction;
     for (const camera of robot.cameras.filter((c) => cameras.includes(c.name))) {
-      this.#encoders.set(camera.name, new JpegEncoder(camera.width, camera.height, this.#settings.jpeg_quality, (f) => this.#frameEncoded(camera.name, f.tick, f.jpeg)));
+      const encoder = new JpegEncoder(camera.width, camera.height, this.#settings.jpeg_quality, (f) => this.#frameEncoded(camera.name, f.tick, f.jpeg));
+      this.#encoders.set(camera.name, encoder);
+      // An encoder that dies mid-run (or never started: no ffmpeg) is said once; its frames are then counted as dropped.
+      void encoder.exit.then(() => {
+        if (this.#closed) return;
+        const message = `camera '${camera.name}' is no longer recorded: its JPEG encoder (ffmpeg) exited${encoder.stderr ? `: ${encoder.stderr}` : ' (is ffmpeg installed?)'}`;
+        log.error({ camera: camera.name }, message);
+        pipeline.emit({ tick: control.currentTick, kind: 'record_camera_error', cause: `camera '${camera.name}'`, detail: camera.name, message });
+      });
     }
     this.#subscriptions.add(pipeline.events$.subscribe((event) => this.#event(event)));
     pipeline.handleEpisodes((request) => this.episode(request));
     this.#subscriptions.add(run.every(POLL_MS).subscribe(() => this.#poll()));
     log.info({ dir, episodes: this.#settings.episodes, quota_bytes: this.#settings.quota_bytes, used_bytes: this.#bytesBefore }, 'recorder ready');
-    if (this.#settings.episodes === 'running' && control.mode === Mode.RUNNING) this.#begin(control.currentTick);
+    this.#wasRunning = control.mode === Mode.RUNNING;
+    if (this.#settings.episodes === 'running' && this.#wasRunning) this.#begin(control.currentTick, true);
   }
 
   async stop(): Promise<void> {
+    this.#closed = true;
     this.#subscriptions.unsubscribe();
     this.#pipeline?.handleEpisodes(undefined);
     if (this.#episode) {
@@ -246,7 +281,7 @@ class Recorder implements RecorderObserver {
     let ending = false;
     if (event.kind === 'mode_change') {
       const running = event.to === 'RUNNING';
-      if (auto && running && !this.#wasRunning && !this.#stopped) this.#begin(event.tick);
+      if (auto && running && !this.#wasRunning && !this.#stopped) this.#begin(event.tick, true);
       ending = auto && !running && this.#wasRunning && this.#episode !== undefined;
       this.#wasRunning = running;
     }
@@ -266,10 +301,15 @@ class Recorder implements RecorderObserver {
     if (ending) this.#end(event.tick, 'running_span');
   }
 
-  #begin(tick: number): void {
+  #begin(tick: number, runningSpan = false): void {
     const pipeline = this.#pipeline;
     const run = this.#run;
-    if (pipeline === undefined || run === undefined || this.#provenance === undefined) return;
+    if (pipeline === undefined || run === undefined || this.#provenance === undefined || this.#stopped) return;
+    const used = this.#bytesBefore + this.#bytesClosed;
+    if (used >= this.#settings.quota_bytes) {
+      this.#halt(`disk quota reached (${used} of record.quota_bytes ${this.#settings.quota_bytes} bytes in ${this.#dir})`, 'quota');
+      return;
+    }
     const { robot } = pipeline;
     const started = new Date();
     const id = `${started.toISOString().replace(/[:.]/g, '-')}-${String(this.#episodes).padStart(3, '0')}`;
@@ -300,7 +340,7 @@ class Recorder implements RecorderObserver {
       await writeEpisodeMeta(directory, meta);
     });
     const segment = this.#newSegment(directory, 0, open);
-    this.#episode = { directory, meta, segment, segments: 1, segmentStartTick: tick };
+    this.#episode = { directory, meta, segment, segments: 1, segmentStartTick: tick, runningSpan };
     this.#rewindTrace(tick);
     this.#mark(tick, { action: 'start', episode: id });
     this.#write(Topic.INSTRUCTION, tick, { text: this.#instruction, source: 'instruction' });
@@ -374,6 +414,12 @@ class Recorder implements RecorderObserver {
       const r = shared.trace.subarray(base, base + size);
       const tick = r[TraceField.TICK];
       if (tick < episode.meta.start_tick || tick >= until) continue;
+      // The trace and the events are drained on their own cadences: the ticks after a RUNNING span
+      // may be read before the mode change that ends it.
+      if (episode.runningSpan && r[TraceField.MODE] !== Mode.RUNNING) {
+        until = tick;
+        continue;
+      }
       const v = (k: number, i: number): number => r[TRACE_HEADER + k * n + i];
       this.#write(Topic.JOINT_STATES, tick, { joints: names.map((name, i) => ({ name, position: v(0, i), velocity: v(1, i), effort: v(2, i) })) }, false);
       this.#write(Topic.COMMAND, tick, { mode: modeNames[r[TraceField.MODE]] ?? 'UNKNOWN', powered: r[TraceField.POWERED] === 1, position: Array.from({ length: n }, (_, i) => v(3, i)) });
