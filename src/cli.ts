@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { DatasetExportCliOptions } from './commands/dataset.js';
+import type { DatasetExportCliOptions, DatasetReplayCliOptions } from './commands/dataset.js';
 import type { RunCliOptions } from './commands/robot.js';
 import type { TactileCalibrateCliOptions, TactileReplayCliOptions } from './commands/tactile.js';
 
@@ -184,6 +184,26 @@ dataset
   .action(async (recordings: string[], options: DatasetExportCliOptions) => {
     const { datasetExportCommand } = await import('./commands/dataset.js');
     process.exitCode = await datasetExportCommand(recordings, options);
+  });
+
+dataset
+  .command('replay')
+  .argument('<dataset>', 'a LeRobotDataset v3.0 directory (as embody dataset export writes it)')
+  .option('--episode <n>', 'episode_index to replay', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an episode index >= 0');
+    return n;
+  }, 0)
+  .option('--robot <file>', 'robot description (YAML)', defaultRobot)
+  .option('--duration <s>', 'stop after this many seconds', seconds)
+  .option('--broker <url>', "MQTT broker URL, 'embedded' or 'none'", 'none')
+  .option('--report <file>', 'write the run report (JSON) here at the end')
+  .option('--trace <file>', 'write one JSON line per control tick here')
+  .option('--log-level <level>', 'pino log level', 'info')
+  .description("run the robot open loop on an episode's recorded actions instead of the model (the envelope still applies)")
+  .action(async (dir: string, options: DatasetReplayCliOptions) => {
+    const { datasetReplayCommand } = await import('./commands/dataset.js');
+    process.exitCode = await datasetReplayCommand(dir, options);
   });
 
 const tactile = program.command('tactile').description('touch from the wrist camera: replay clips, calibrate force');

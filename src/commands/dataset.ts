@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { exportDataset, readEpisodeFrames, type EpisodeFrames, type VideoCodec } from '../dataset/index.js';
+import { exportDataset, readEpisodeFrames, readReplayEpisode, replayPolicy, type EpisodeFrames, type VideoCodec } from '../dataset/index.js';
 import { EPISODE_FILE } from '../record/index.js';
 
 export interface DatasetExportCliOptions {
@@ -38,4 +38,30 @@ export async function datasetExportCommand(recordings: string[], options: Datase
     process.stderr.write(`embody dataset export: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
+}
+
+export interface DatasetReplayCliOptions {
+  episode: number;
+  robot: string;
+  duration?: number;
+  report?: string;
+  trace?: string;
+  broker?: string;
+  logLevel: string;
+}
+
+/** `embody dataset replay DATASET`: `embody run` with the dataset's actions in place of the model. */
+export async function datasetReplayCommand(dataset: string, options: DatasetReplayCliOptions): Promise<number> {
+  let episode;
+  try {
+    episode = await readReplayEpisode(resolve(dataset), options.episode);
+  } catch (error) {
+    process.stderr.write(`embody dataset replay: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const { runCommand } = await import('./robot.js');
+  return runCommand(
+    { robot: options.robot, logLevel: options.logLevel, record: false, broker: options.broker ?? 'none', ...(options.duration ? { duration: options.duration } : {}), ...(options.report ? { report: options.report } : {}), ...(options.trace ? { trace: options.trace } : {}) },
+    (output) => replayPolicy(episode, output),
+  );
 }

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
 import { recorderObserver } from '../record/index.js';
-import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
+import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady, type RunOptions } from '../runtime/index.js';
 
 /** `embody run`'s options as the CLI parses them. */
 export interface RunCliOptions {
@@ -24,7 +24,8 @@ export interface RunCliOptions {
   logLevel: string;
 }
 
-export async function runCommand(options: RunCliOptions): Promise<number> {
+/** `embody run`; `policy` replaces the model as the chunk source (`embody dataset replay`). */
+export async function runCommand(options: RunCliOptions, policy?: RunOptions['policy']): Promise<number> {
   const log = createLogger({ level: options.logLevel });
   let stop: (reason: string) => void = () => undefined;
   const stopRequested = new Promise<string>((resolve) => (stop = resolve));
@@ -63,6 +64,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
       statusLine: new StatusLine(process.stderr),
       stopRequested,
       ...(recorder ? { observers: [recorder] } : {}),
+      ...(policy ? { policy } : {}),
     });
     if (bug) return 70;
     return report.controlled_shutdown ? 0 : 1;

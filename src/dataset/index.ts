@@ -6,3 +6,4 @@ export { exportDataset, jpegSize, type ExportOptions, type ExportSummary } from 
 export { readEpisodeFrames, type EpisodeFrames } from './episode-frames.js';
 export { aggregateStats, imageStats, sampleIndices, vectorStats, type FeatureStats } from './stats.js';
 export { codecName, type VideoCodec } from './video.js';
+export { readReplayEpisode, replayPolicy, type ReplayEpisode } from './replay.js';

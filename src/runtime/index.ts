@@ -7,7 +7,7 @@ export { collectConfigProblems, loadConfig, loadRobotDescription, robotJsonSchem
 export { ConfigError, displayFile, formatPath, formatProblem, readYamlFile, validateSource, type ConfigProblem, type FieldPath } from './config/problems.js';
 export { createLogger, type Logger } from './logger.js';
 export { StatusLine } from './output/status-line.js';
-export { runRobot, StoppedBeforeReady, type RunOptions } from './run.js';
+export { runRobot, StoppedBeforeReady, type PolicyOutput, type RunOptions } from './run.js';
 export { describeQuantization, benchModelFile, ModelFileError, openModelFile } from './policy/model-info.js';
 export { ControlLoop } from './control-loop.js';
 export { ClockTime, type ClockReading } from './clock.js';

@@ -20,7 +20,7 @@ import { telemetryObserver } from './observers/telemetry.js';
 import { traceObserver } from './observers/trace.js';
 import type { RunReport } from './output/report.js';
 import type { StatusLine } from './output/status-line.js';
-import { Pipeline } from './pipeline/index.js';
+import { Pipeline, type ChunkPolicy } from './pipeline/index.js';
 import { PolicyRunner } from './policy/runner.js';
 import { CommandResult, snapshotView } from './shared-state.js';
 import { createNotifier } from './systemd.js';
@@ -44,6 +44,16 @@ export interface RunOptions {
   readonly stopRequested?: Promise<string>;
   /** Observers from rooms above the runtime (the recorder), started after the runtime's own. */
   readonly observers?: readonly Observer[];
+  /** Another source of chunks in place of the model (a dataset replay), given the manifest's output. */
+  readonly policy?: (output: PolicyOutput) => ChunkPolicy;
+}
+
+/** What a chunk source must produce: `horizon` actions of these joints, one per `ticksPerAction` ticks. */
+export interface PolicyOutput {
+  readonly horizon: number;
+  readonly joints: readonly string[];
+  readonly ticksPerAction: number;
+  readonly rateHz: number;
 }
 
 /** How long the loop may take from start to READY before the run is abandoned. */
@@ -82,7 +92,8 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     realtimePriority: robot.control.realtime_priority,
     hardware,
   });
-  const pipeline = new Pipeline({ robot, control, policy: runner, clock: { nowMs: () => performance.now() } });
+  const policy = options.policy?.({ horizon: manifest.output.horizon, joints: manifest.output.joints, ticksPerAction, rateHz: robot.control.rate_hz }) ?? runner;
+  const pipeline = new Pipeline({ robot, control, policy, clock: { nowMs: () => performance.now() } });
   const trace = options.traceFile ? traceObserver(options.traceFile) : undefined;
   const report = reportObserver({ policyName: manifest.name, modelPath: config.modelPath, file: options.reportFile });
   // The status line first: it clears itself before the log observer writes a line.
