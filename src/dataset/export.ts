@@ -16,7 +16,7 @@
  * with no instruction gets the policy's name as its task; everything goes into chunk 0, file 0
  * (lerobot starts a new file past 100 MB of data or 200 MB of video; an export that large says so).
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import type { EpisodeFrames } from './episode-frames.js';
@@ -86,9 +86,9 @@ export async function exportDataset(episodes: EpisodeFrames[], options: ExportOp
     }
   }
   const { out, fps } = options;
-  await rm(join(out, 'meta'), { recursive: true, force: true });
-  await rm(join(out, 'data'), { recursive: true, force: true });
-  await rm(join(out, 'videos'), { recursive: true, force: true });
+  // Never over an existing dataset: merging into one is not what this does, and replacing one silently loses it.
+  const existing = await readdir(out).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
+  if (existing.length > 0) throw new Error(`${out}: the output directory is not empty (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}); give --out a new directory`);
   for (const dir of ['meta/episodes/chunk-000', 'data/chunk-000']) await mkdir(join(out, dir), { recursive: true });
 
   // Tasks, in order of first appearance.

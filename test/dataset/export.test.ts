@@ -137,6 +137,14 @@ describe('embody dataset export (LeRobotDataset v3.0)', () => {
     expect(Number(episodes[1].t1) * FPS).toBeCloseTo(Number(stream.nb_read_frames), 6);
   });
 
+  it('refuses to write over an existing dataset, naming the directory and the fix', () => {
+    const again = spawnSync(process.execPath, [cli, 'dataset', 'export', join(directory, 'recordings'), '--out', join(directory, 'dataset')], { encoding: 'utf8' });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain(`${join(directory, 'dataset')}: the output directory is not empty`);
+    expect(again.stderr).toContain('give --out a new directory');
+    expect(info().total_episodes).toBe(2);
+  });
+
   it('writes stats.json with the ten stats of every feature, images per channel in 0..1', () => {
     const stats = JSON.parse(readFileSync(path('meta/stats.json'), 'utf8')) as Record<string, Record<string, unknown>>;
     const keys = ['min', 'max', 'mean', 'std', 'count', 'q01', 'q10', 'q50', 'q90', 'q99'];
