@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { exportDataset, readEpisodeFrames, readReplayEpisode, replayPolicy, type EpisodeFrames, type VideoCodec } from '../dataset/index.js';
+import { exportDataset, readEpisodeFrames, readReplayEpisode, STALE_IMAGE_MS, replayPolicy, type EpisodeFrames, type VideoCodec } from '../dataset/index.js';
 import { EPISODE_FILE } from '../record/index.js';
 
 export interface DatasetExportCliOptions {
@@ -28,7 +28,12 @@ export async function datasetExportCommand(recordings: string[], options: Datase
     const dirs = (await Promise.all(recordings.map((r) => findEpisodes(resolve(r))))).flat();
     if (dirs.length === 0) throw new Error(`no episodes (directories with ${EPISODE_FILE}) under ${recordings.join(', ')}`);
     const episodes: EpisodeFrames[] = [];
-    for (const dir of dirs) episodes.push(await readEpisodeFrames(dir, options.fps));
+    for (const dir of dirs) {
+      const frames = await readEpisodeFrames(dir, options.fps);
+      // Held images are exported (a dataset frame needs one), but not silently.
+      for (const [camera, n] of frames.staleImages) if (n > 0) process.stderr.write(`note: ${dir}: ${n} of ${frames.ticks.length} frames hold a '${camera}' image more than ${STALE_IMAGE_MS} ms old (the camera stalled or was pulled)\n`);
+      episodes.push(frames);
+    }
     const started = performance.now();
     const summary = await exportDataset(episodes, { out: resolve(options.out), fps: options.fps, vcodec: options.vcodec, ...(options.robotType ? { robotType: options.robotType } : {}) });
     const seconds = (performance.now() - started) / 1000;

@@ -23,7 +23,12 @@ export interface EpisodeFrames {
   readonly tasks: string[];
   /** Per camera: the JPEG of each frame (frames share a JPEG when the camera was slower). */
   readonly images: Map<string, Buffer[]>;
+  /** Per camera: frames whose newest image was older than STALE_IMAGE_MS (a stalled or pulled camera). */
+  readonly staleImages: Map<string, number>;
 }
+
+/** A frame whose image is older than this is counted as stale (the camera stalled or was pulled), ms. */
+export const STALE_IMAGE_MS = 250;
 
 interface Timeline<T> {
   ticks: number[];
@@ -91,7 +96,7 @@ export async function readEpisodeFrames(directory: string, fps: number): Promise
   if (state.ticks.length === 0 || command.ticks.length === 0) throw new Error(`${directory}: no joint states recorded; nothing to export`);
   const rate = meta.control_rate_hz;
   const last = Math.min(meta.stop_tick - 1, state.ticks.at(-1)!, command.ticks.at(-1)!);
-  const frames: EpisodeFrames = { directory, meta, fps, ticks: [], state: [], action: [], tasks: [], images: new Map(meta.cameras.map((c) => [c, []])) };
+  const frames: EpisodeFrames = { directory, meta, fps, ticks: [], state: [], action: [], tasks: [], images: new Map(meta.cameras.map((c) => [c, []])), staleImages: new Map(meta.cameras.map((c) => [c, 0])) };
   const cursor = { state: 0, command: 0, task: 0, images: new Map(meta.cameras.map((c) => [c, 0])) };
   for (let k = 0; ; k++) {
     const tick = meta.start_tick + Math.round((k * rate) / fps);
@@ -108,6 +113,7 @@ export async function readEpisodeFrames(directory: string, fps: number): Promise
       const i = latestAtOrBefore(line, tick, cursor.images.get(camera)!);
       cursor.images.set(camera, i);
       frames.images.get(camera)!.push(line.values[i]);
+      if (Math.abs(tick - line.ticks[i]) * (1000 / rate) > STALE_IMAGE_MS) frames.staleImages.set(camera, frames.staleImages.get(camera)! + 1);
     }
   }
   if (frames.ticks.length < 2) throw new Error(`${directory}: the episode is shorter than two frames at ${fps} fps`);

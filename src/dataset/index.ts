@@ -3,7 +3,7 @@
  * It imports the record room's door only.
  */
 export { exportDataset, jpegSize, type ExportOptions, type ExportSummary } from './export.js';
-export { readEpisodeFrames, type EpisodeFrames } from './episode-frames.js';
+export { readEpisodeFrames, STALE_IMAGE_MS, type EpisodeFrames } from './episode-frames.js';
 export { aggregateStats, imageStats, sampleIndices, vectorStats, type FeatureStats } from './stats.js';
 export { codecName, type VideoCodec } from './video.js';
 export { readReplayEpisode, replayPolicy, type ReplayEpisode } from './replay.js';

@@ -52,8 +52,7 @@ beforeAll(async () => {
   const two = embody(['run', '--robot', robotFile('sim-arm-02', recordings), '--broker', 'none', '--duration', '3'], children);
   expect(await two.exit).toBe(0);
   const exported = spawnSync(process.execPath, [cli, 'dataset', 'export', recordings, '--out', join(directory, 'dataset'), '--fps', String(FPS), '--robot-type', 'sim-arm'], { encoding: 'utf8' });
-  expect(exported.stderr).toBe('');
-  expect(exported.status).toBe(0);
+  expect(exported.status, exported.stderr).toBe(0);
   expect(exported.stdout).toMatch(/2 episode\(s\)/);
 }, 120_000);
 

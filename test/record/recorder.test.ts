@@ -145,6 +145,12 @@ describe('embody run --record', () => {
     expect(m.stop_tick).toBe(tickOf(states.at(-1)!, m.time_base) + 1);
     const ls = spawnSync(process.execPath, [cli, 'record', 'ls', dir], { encoding: 'utf8' });
     expect(ls.stdout).toContain('incomplete (crash)');
+    const info = spawnSync(process.execPath, [cli, 'record', 'info', episode], { encoding: 'utf8' });
+    expect(info.status).toBe(0);
+    expect(JSON.parse(info.stdout)).toMatchObject({ ended_by: 'crash', segments: [{ name: 'segment-00000.mcap', unfinished: false }] });
+    const notEpisode = spawnSync(process.execPath, [cli, 'record', 'info', dir], { encoding: 'utf8' });
+    expect(notEpisode.status).toBe(1);
+    expect(notEpisode.stderr).toMatch(/episode\.json: not a readable episode file/);
   }, 60_000);
 
   it('recovers a segment cut by kill -9 when embody starts again', async () => {
