@@ -27,15 +27,17 @@ export async function datasetExportCommand(recordings: string[], options: Datase
   try {
     const dirs = (await Promise.all(recordings.map((r) => findEpisodes(resolve(r))))).flat();
     if (dirs.length === 0) throw new Error(`no episodes (directories with ${EPISODE_FILE}) under ${recordings.join(', ')}`);
-    const episodes: EpisodeFrames[] = [];
-    for (const dir of dirs) {
-      const frames = await readEpisodeFrames(dir, options.fps);
-      // Held images are exported (a dataset frame needs one), but not silently.
-      for (const [camera, n] of frames.staleImages) if (n > 0) process.stderr.write(`note: ${dir}: ${n} of ${frames.ticks.length} frames hold a '${camera}' image more than ${STALE_IMAGE_MS} ms old (the camera stalled or was pulled)\n`);
-      episodes.push(frames);
-    }
+    // One episode in memory at a time.
+    const episodes = async function* (): AsyncGenerator<EpisodeFrames> {
+      for (const dir of dirs) {
+        const frames = await readEpisodeFrames(dir, options.fps);
+        // Held images are exported (a dataset frame needs one), but not silently.
+        for (const [camera, n] of frames.staleImages) if (n > 0) process.stderr.write(`note: ${dir}: ${n} of ${frames.ticks.length} frames hold a '${camera}' image more than ${STALE_IMAGE_MS} ms old (the camera stalled or was pulled)\n`);
+        yield frames;
+      }
+    };
     const started = performance.now();
-    const summary = await exportDataset(episodes, { out: resolve(options.out), fps: options.fps, vcodec: options.vcodec, ...(options.robotType ? { robotType: options.robotType } : {}) });
+    const summary = await exportDataset(episodes(), { out: resolve(options.out), fps: options.fps, vcodec: options.vcodec, ...(options.robotType ? { robotType: options.robotType } : {}) });
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(`wrote ${options.out}: ${summary.episodes} episode(s), ${summary.frames} frames at ${options.fps} fps, ${summary.tasks.length} task(s), ${summary.videos.length} video(s) in ${seconds.toFixed(1)} s\n`);
     return 0;

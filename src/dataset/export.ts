@@ -16,12 +16,12 @@
  * with no instruction gets the policy's name as its task; everything goes into chunk 0, file 0
  * (lerobot starts a new file past 100 MB of data or 200 MB of video; an export that large says so).
  */
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import type { EpisodeFrames } from './episode-frames.js';
 import { aggregateStats, asImageShape, imageStats, sampleIndices, vectorStats, type FeatureStats } from './stats.js';
-import { codecName, decodeJpegs, encodeVideo, type VideoCodec } from './video.js';
+import { codecName, decodeJpegs, VideoEncoder, type VideoCodec } from './video.js';
 
 export interface ExportOptions {
   readonly out: string;
@@ -76,98 +76,136 @@ export function jpegSize(jpeg: Buffer): { width: number; height: number } {
   throw new Error('not a JPEG with a frame header');
 }
 
-export async function exportDataset(episodes: EpisodeFrames[], options: ExportOptions): Promise<ExportSummary> {
-  if (episodes.length === 0) throw new Error('no episodes to export');
-  const first = episodes[0].meta;
-  for (const e of episodes) {
-    const m = e.meta;
-    if (m.joints.join(',') !== first.joints.join(',') || m.cameras.join(',') !== first.cameras.join(',')) {
-      throw new Error(`${e.directory}: joints [${m.joints}] and cameras [${m.cameras}] differ from ${episodes[0].directory} ([${first.joints}], [${first.cameras}]): one dataset holds one kind of robot`);
-    }
+/** The first episode fixes the dataset's kind: every other must have its joints and cameras. */
+function checkSameKind(first: EpisodeFrames, other: EpisodeFrames): void {
+  const a = first.meta;
+  const m = other.meta;
+  if (m.joints.join(',') !== a.joints.join(',') || m.cameras.join(',') !== a.cameras.join(',')) {
+    throw new Error(`${other.directory}: joints [${m.joints}] and cameras [${m.cameras}] differ from ${first.directory} ([${a.joints}], [${a.cameras}]): one dataset holds one kind of robot`);
   }
-  const { out, fps } = options;
+}
+
+interface FrameRows {
+  state: number[][];
+  action: number[][];
+  timestamp: number[];
+  frame: bigint[];
+  episode: bigint[];
+  index: bigint[];
+  task: bigint[];
+}
+
+/** One episode's rows appended, and its stats (vector features, then each camera's sampled frames). */
+async function addEpisode(frames: EpisodeFrames, e: number, rows: FrameRows, taskIndex: Map<string, number>, fps: number, sizes: Map<string, { width: number; height: number }>): Promise<Record<string, FeatureStats>> {
+  const n = frames.ticks.length;
+  const from = rows.index.length;
+  for (const t of frames.tasks) if (!taskIndex.has(t)) taskIndex.set(t, taskIndex.size);
+  for (let k = 0; k < n; k++) {
+    rows.state.push(Array.from(frames.state[k]));
+    rows.action.push(Array.from(frames.action[k]));
+    rows.timestamp.push(k / fps);
+    rows.frame.push(BigInt(k));
+    rows.episode.push(BigInt(e));
+    rows.index.push(BigInt(from + k));
+    rows.task.push(BigInt(taskIndex.get(frames.tasks[k])!));
+  }
+  const scalars = (values: (number | bigint)[]): number[][] => values.slice(from).map((v) => [Number(v)]);
+  const stats: Record<string, FeatureStats> = {
+    'observation.state': vectorStats(rows.state.slice(from)),
+    action: vectorStats(rows.action.slice(from)),
+    timestamp: vectorStats(rows.timestamp.slice(from).map((t) => [Math.fround(t)])),
+    frame_index: vectorStats(scalars(rows.frame)),
+    episode_index: vectorStats(scalars(rows.episode)),
+    index: vectorStats(scalars(rows.index)),
+    task_index: vectorStats(scalars(rows.task)),
+  };
+  for (const [camera, { width, height }] of sizes) {
+    const jpegs = frames.images.get(camera)!;
+    const sampled = await decodeJpegs(sampleIndices(n).map((i) => jpegs[i]), width, height, `${frames.directory} camera ${camera}`);
+    stats[`observation.images.${camera}`] = imageStats(sampled, width, height);
+  }
+  return stats;
+}
+
+/**
+ * Episodes are taken one at a time (an array or an async iterable), so memory holds one
+ * episode's images: each camera's video encoder stays open across episodes.
+ */
+export async function exportDataset(episodes: Iterable<EpisodeFrames> | AsyncIterable<EpisodeFrames>, options: ExportOptions): Promise<ExportSummary> {
+  const { out } = options;
   // Never over an existing dataset: merging into one is not what this does, and replacing one silently loses it.
   const existing = await readdir(out).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
   if (existing.length > 0) throw new Error(`${out}: the output directory is not empty (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}); give --out a new directory`);
-  for (const dir of ['meta/episodes/chunk-000', 'data/chunk-000']) await mkdir(join(out, dir), { recursive: true });
-
-  // Tasks, in order of first appearance.
   const taskIndex = new Map<string, number>();
-  for (const e of episodes) for (const t of e.tasks) if (!taskIndex.has(t)) taskIndex.set(t, taskIndex.size);
-
-  const videoKeys = first.cameras.map((c) => `observation.images.${c}`);
-  const sizes = new Map(first.cameras.map((c) => [c, jpegSize(episodes[0].images.get(c)![0])]));
   const episodeStats: Record<string, FeatureStats>[] = [];
-  let index = 0;
-  const rows = { state: [] as number[][], action: [] as number[][], timestamp: [] as number[], frame: [] as bigint[], episode: [] as bigint[], index: [] as bigint[], task: [] as bigint[] };
+  const rows: FrameRows = { state: [], action: [], timestamp: [], frame: [], episode: [], index: [], task: [] };
   const episodeRows: { from: number; to: number; length: number; tasks: string[] }[] = [];
-  for (const [e, frames] of episodes.entries()) {
-    const n = frames.ticks.length;
-    const from = index;
-    for (let k = 0; k < n; k++) {
-      rows.state.push(Array.from(frames.state[k]));
-      rows.action.push(Array.from(frames.action[k]));
-      rows.timestamp.push(k / fps);
-      rows.frame.push(BigInt(k));
-      rows.episode.push(BigInt(e));
-      rows.index.push(BigInt(index++));
-      rows.task.push(BigInt(taskIndex.get(frames.tasks[k])!));
-    }
-    const stats: Record<string, FeatureStats> = {
-      'observation.state': vectorStats(rows.state.slice(from)),
-      action: vectorStats(rows.action.slice(from)),
-      timestamp: vectorStats(rows.timestamp.slice(from).map((t) => [Math.fround(t)])),
-      frame_index: vectorStats(rows.frame.slice(from).map((v) => [Number(v)])),
-      episode_index: vectorStats(rows.episode.slice(from).map((v) => [Number(v)])),
-      index: vectorStats(rows.index.slice(from).map((v) => [Number(v)])),
-      task_index: vectorStats(rows.task.slice(from).map((v) => [Number(v)])),
-    };
-    for (const camera of first.cameras) {
-      const { width, height } = sizes.get(camera)!;
-      const jpegs = frames.images.get(camera)!;
-      const sampled = await decodeJpegs(sampleIndices(n).map((i) => jpegs[i]), width, height, `${frames.directory} camera ${camera}`);
-      stats[`observation.images.${camera}`] = imageStats(sampled, width, height);
-    }
-    episodeStats.push(stats);
-    episodeRows.push({ from, to: index, length: n, tasks: [...new Set(frames.tasks)] });
+  const encoders = new Map<string, VideoEncoder>();
+  try {
+    return await writeDataset(episodes, options, { taskIndex, episodeStats, rows, episodeRows, encoders });
+  } catch (error) {
+    // A failed export leaves nothing half-written behind (the directory was empty or absent).
+    for (const encoder of encoders.values()) encoder.kill();
+    await rm(out, { recursive: true, force: true });
+    throw error;
   }
+}
 
-  // Videos: every episode's frames in one file per camera; an episode is located by its timestamps.
-  const videos: string[] = [];
-  for (const camera of first.cameras) {
-    const file = join(out, 'videos', `observation.images.${camera}`, `${CHUNK_FILE}.mp4`);
-    await mkdir(join(file, '..'), { recursive: true });
-    await encodeVideo(file, episodes.flatMap((e) => e.images.get(camera)!), fps, options.vcodec);
-    videos.push(file);
+interface DatasetParts {
+  readonly taskIndex: Map<string, number>;
+  readonly episodeStats: Record<string, FeatureStats>[];
+  readonly rows: FrameRows;
+  readonly episodeRows: { from: number; to: number; length: number; tasks: string[] }[];
+  readonly encoders: Map<string, VideoEncoder>;
+}
+
+async function writeDataset(episodes: Iterable<EpisodeFrames> | AsyncIterable<EpisodeFrames>, options: ExportOptions, parts: DatasetParts): Promise<ExportSummary> {
+  const { out, fps } = options;
+  const { taskIndex, episodeStats, rows, episodeRows, encoders } = parts;
+  let first: EpisodeFrames | undefined;
+  let sizes = new Map<string, { width: number; height: number }>();
+  for await (const frames of episodes) {
+    if (first === undefined) {
+      first = frames;
+      sizes = new Map(frames.meta.cameras.map((c) => [c, jpegSize(frames.images.get(c)![0])]));
+      for (const dir of ['meta/episodes/chunk-000', 'data/chunk-000', ...frames.meta.cameras.map((c) => `videos/observation.images.${c}/chunk-000`)]) await mkdir(join(out, dir), { recursive: true });
+      for (const camera of frames.meta.cameras) encoders.set(camera, new VideoEncoder(join(out, 'videos', `observation.images.${camera}`, `${CHUNK_FILE}.mp4`), fps, options.vcodec));
+    }
+    checkSameKind(first, frames);
+    const from = rows.index.length;
+    episodeStats.push(await addEpisode(frames, episodeRows.length, rows, taskIndex, fps, sizes));
+    episodeRows.push({ from, to: rows.index.length, length: rows.index.length - from, tasks: [...new Set(frames.tasks)] });
+    // Every episode's frames in one video per camera; an episode is located by its timestamps.
+    for (const [camera, encoder] of encoders) await encoder.write(frames.images.get(camera)!);
   }
-
+  if (first === undefined) throw new Error('no episodes to export');
+  for (const encoder of encoders.values()) await encoder.close();
+  const cameras = first.meta.cameras;
   writeData(join(out, 'data', `${CHUNK_FILE}.parquet`), rows);
   writeTasks(join(out, 'meta', 'tasks.parquet'), [...taskIndex.keys()]);
-  writeEpisodes(join(out, 'meta', 'episodes', `${CHUNK_FILE}.parquet`), episodeRows, episodeStats, videoKeys, fps);
-
-  const features = datasetFeatures(first.joints, first.cameras, sizes, fps, options.vcodec);
+  writeEpisodes(join(out, 'meta', 'episodes', `${CHUNK_FILE}.parquet`), episodeRows, episodeStats, cameras.map((c) => `observation.images.${c}`), fps);
   const global = Object.fromEntries(Object.keys(episodeStats[0]).map((key) => [key, aggregateStats(episodeStats.map((s) => s[key]))]));
-  const statsJson = Object.fromEntries(Object.entries(global).map(([key, s]) => [key, key.startsWith('observation.images.') ? asImageShape(s) : s]));
+  const statsJson = Object.fromEntries(Object.entries(global).map(([key, st]) => [key, key.startsWith('observation.images.') ? asImageShape(st) : st]));
   await writeFile(join(out, 'meta', 'stats.json'), JSON.stringify(statsJson, null, 4) + '\n');
   const info = {
     codebase_version: 'v3.0',
     robot_type: options.robotType ?? null,
-    total_episodes: episodes.length,
-    total_frames: index,
+    total_episodes: episodeRows.length,
+    total_frames: rows.index.length,
     total_tasks: taskIndex.size,
     chunks_size: 1000,
     data_files_size_in_mb: 100,
     video_files_size_in_mb: 200,
     fps,
-    splits: { train: `0:${episodes.length}` },
+    splits: { train: `0:${episodeRows.length}` },
     data_path: DATA_PATH,
-    video_path: first.cameras.length > 0 ? VIDEO_PATH : null,
-    features,
+    video_path: cameras.length > 0 ? VIDEO_PATH : null,
+    features: datasetFeatures(first.meta.joints, cameras, sizes, fps, options.vcodec),
   };
   await writeFile(join(out, 'meta', 'info.json'), JSON.stringify(info, null, 4) + '\n');
   const dataBytes = (await stat(join(out, 'data', `${CHUNK_FILE}.parquet`))).size;
   if (dataBytes > 100 * 1024 * 1024) process.stderr.write(`note: ${dataBytes} bytes of data in one file; lerobot would have started a second file at 100 MB (it reads this one all the same)\n`);
-  return { episodes: episodes.length, frames: index, tasks: [...taskIndex.keys()], videos };
+  return { episodes: episodeRows.length, frames: rows.index.length, tasks: [...taskIndex.keys()], videos: [...encoders.values()].map((e) => e.file) };
 }
 
 function datasetFeatures(joints: string[], cameras: string[], sizes: Map<string, { width: number; height: number }>, fps: number, vcodec: VideoCodec): Record<string, unknown> {
@@ -204,7 +242,7 @@ function datasetFeatures(joints: string[], cameras: string[], sizes: Map<string,
   return features;
 }
 
-function writeData(file: string, rows: { state: number[][]; action: number[][]; timestamp: number[]; frame: bigint[]; episode: bigint[]; index: bigint[]; task: bigint[] }): void {
+function writeData(file: string, rows: FrameRows): void {
   writeParquet(
     file,
     [

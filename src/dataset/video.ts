@@ -4,7 +4,7 @@
  * libsvtav1, yuv420p, g=2, crf 30; libx264 offered for players without AV1), and a sample of them
  * is decoded back to RGB for the feature's stats.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export type VideoCodec = 'libsvtav1' | 'libx264';
 
@@ -28,14 +28,47 @@ function run(args: string[], input: Buffer[], what: string): Promise<Buffer> {
   });
 }
 
-/** Encode `jpegs` (one per frame) at `fps` into `file`. */
-export async function encodeVideo(file: string, jpegs: Buffer[], fps: number, codec: VideoCodec): Promise<void> {
-  const quality = codec === 'libsvtav1' ? ['-crf', '30', '-preset', '10'] : ['-crf', '23', '-preset', 'veryfast'];
-  await run(
-    ['-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'mjpeg', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-c:v', codec, '-pix_fmt', 'yuv420p', '-g', '2', ...quality, '-an', '-y', file],
-    jpegs,
-    file,
-  );
+/**
+ * One MP4 from JPEGs (one per frame) at `fps`, written as they come: the ffmpeg child stays open
+ * across episodes, so only one episode's images are in memory at a time.
+ */
+export class VideoEncoder {
+  readonly file: string;
+  readonly #child: ChildProcess;
+  readonly #done: Promise<void>;
+  #stderr = '';
+
+  constructor(file: string, fps: number, codec: VideoCodec) {
+    this.file = file;
+    const quality = codec === 'libsvtav1' ? ['-crf', '30', '-preset', '10'] : ['-crf', '23', '-preset', 'veryfast'];
+    const args = ['-hide_banner', '-loglevel', 'error', '-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'mjpeg', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-c:v', codec, '-pix_fmt', 'yuv420p', '-g', '2', ...quality, '-an', '-y', file];
+    this.#child = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.#child.stderr?.on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString()).slice(-4000)));
+    this.#child.stdin?.on('error', () => undefined);
+    this.#done = new Promise((resolve, reject) => {
+      this.#child.on('error', (error) => reject(new Error(`${file}: could not start ffmpeg (${error.message}); install it (Debian: apt-get install ffmpeg)`)));
+      this.#child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file}: ffmpeg exited with ${code}: ${this.#stderr.trim()}`))));
+    });
+    this.#done.catch(() => undefined); // reported by write() or close()
+  }
+
+  async write(jpegs: Buffer[]): Promise<void> {
+    const stdin = this.#child.stdin!;
+    for (const jpeg of jpegs) {
+      if (stdin.destroyed) return this.#done;
+      if (!stdin.write(jpeg)) await Promise.race([new Promise((r) => stdin.once('drain', r)), this.#done]);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#child.stdin?.end();
+    await this.#done;
+  }
+
+  /** Stop an unfinished encoder (an export that failed). */
+  kill(): void {
+    if (this.#child.exitCode === null) this.#child.kill('SIGKILL');
+  }
 }
 
 /** Decode JPEGs to packed RGB24 frames. */

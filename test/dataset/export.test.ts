@@ -4,7 +4,7 @@
  * video, and the LeRobotDataset v3.0 layout and fields as lerobot's datasets package writes them.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -142,6 +142,20 @@ describe('embody dataset export (LeRobotDataset v3.0)', () => {
     expect(again.stderr).toContain(`${join(directory, 'dataset')}: the output directory is not empty`);
     expect(again.stderr).toContain('give --out a new directory');
     expect(info().total_episodes).toBe(2);
+  });
+
+  it('refuses an episode with an unfinished segment, naming the fix, and leaves no half-written dataset', () => {
+    const broken = join(directory, 'broken');
+    const [robotDir] = readdirSync(join(directory, 'recordings'));
+    const [episode] = readdirSync(join(directory, 'recordings', robotDir));
+    cpSync(join(directory, 'recordings', robotDir, episode), join(broken, 'b', episode), { recursive: true });
+    cpSync(join(directory, 'recordings'), join(broken, 'a'), { recursive: true });
+    writeFileSync(join(broken, 'b', episode, 'segment-00009.mcap.part'), 'cut');
+    const out = join(directory, 'broken-dataset');
+    const result = spawnSync(process.execPath, [cli, 'dataset', 'export', join(broken, 'a'), join(broken, 'b'), '--out', out, '--vcodec', 'libx264'], { encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`segment-00009.mcap.part: an unfinished segment; run \`embody record recover`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('writes stats.json with the ten stats of every feature, images per channel in 0..1', () => {
