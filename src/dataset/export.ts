@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import type { EpisodeFrames } from './episode-frames.js';
 import { aggregateStats, asImageShape, imageStats, sampleIndices, vectorStats, type FeatureStats } from './stats.js';
-import { codecName, decodeJpegs, VideoEncoder, type VideoCodec } from './video.js';
+import { codecName, decodeJpegs, ENCODER, VideoEncoder, type VideoCodec } from './video.js';
 
 export interface ExportOptions {
   readonly out: string;
@@ -224,12 +224,15 @@ function datasetFeatures(joints: string[], cameras: string[], sizes: Map<string,
         'video.width': width,
         'video.codec': codecName[vcodec],
         'video.pix_fmt': 'yuv420p',
-        'video.is_depth_map': false,
         'video.fps': fps,
         'video.channels': 3,
-        'video.g': 2,
-        'video.crf': vcodec === 'libsvtav1' ? 30 : 23,
         has_audio: false,
+        // The encoder's settings, as lerobot records its VideoEncoderConfig (video_utils.get_video_info).
+        'video.g': ENCODER[vcodec].g,
+        'video.crf': ENCODER[vcodec].crf,
+        'video.preset': ENCODER[vcodec].preset,
+        'video.fast_decode': 0,
+        is_depth_map: false,
       },
     };
   }

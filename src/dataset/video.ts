@@ -8,6 +8,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 export type VideoCodec = 'libsvtav1' | 'libx264';
 
+/**
+ * Encoder settings: lerobot's VideoEncoderConfig defaults for AV1 (g 2, crf 30, preset 12 =
+ * LIBSVTAV1_DEFAULT_PRESET, lerobot src/lerobot/configs/video.py); for H.264 the same GOP with
+ * x264's default crf and a fast preset (embody's choice).
+ */
+export const ENCODER: Record<VideoCodec, { g: number; crf: number; preset: number | string }> = {
+  libsvtav1: { g: 2, crf: 30, preset: 12 },
+  libx264: { g: 2, crf: 23, preset: 'veryfast' },
+};
+
 /** The codec name ffprobe and PyAV report for what each encoder writes (info.json video.codec). */
 export const codecName: Record<VideoCodec, string> = { libsvtav1: 'av1', libx264: 'h264' };
 
@@ -40,8 +50,8 @@ export class VideoEncoder {
 
   constructor(file: string, fps: number, codec: VideoCodec) {
     this.file = file;
-    const quality = codec === 'libsvtav1' ? ['-crf', '30', '-preset', '10'] : ['-crf', '23', '-preset', 'veryfast'];
-    const args = ['-hide_banner', '-loglevel', 'error', '-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'mjpeg', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-c:v', codec, '-pix_fmt', 'yuv420p', '-g', '2', ...quality, '-an', '-y', file];
+    const { g, crf, preset } = ENCODER[codec];
+    const args = ['-hide_banner', '-loglevel', 'error', '-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'mjpeg', '-i', 'pipe:0', '-fps_mode', 'passthrough', '-c:v', codec, '-pix_fmt', 'yuv420p', '-g', String(g), '-crf', String(crf), '-preset', String(preset), '-an', '-y', file];
     this.#child = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.#child.stderr?.on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString()).slice(-4000)));
     this.#child.stdin?.on('error', () => undefined);

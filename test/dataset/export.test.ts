@@ -81,7 +81,7 @@ describe('embody dataset export (LeRobotDataset v3.0)', () => {
     });
     expect(i.features['observation.state']).toEqual({ dtype: 'float32', shape: [7], names: ['base_yaw', 'shoulder_pitch', 'elbow_pitch', 'wrist_pitch', 'wrist_yaw', 'wrist_roll', 'gripper'] });
     expect(i.features.action.dtype).toBe('float32');
-    expect(i.features['observation.images.wrist']).toMatchObject({ dtype: 'video', shape: [72, 96, 3], names: ['height', 'width', 'channels'], info: { 'video.codec': 'av1', 'video.pix_fmt': 'yuv420p', 'video.fps': FPS } });
+    expect(i.features['observation.images.wrist']).toMatchObject({ dtype: 'video', shape: [72, 96, 3], names: ['height', 'width', 'channels'], info: { 'video.codec': 'av1', 'video.pix_fmt': 'yuv420p', 'video.fps': FPS, 'video.g': 2, 'video.crf': 30, is_depth_map: false, has_audio: false } });
     for (const key of ['timestamp', 'frame_index', 'episode_index', 'index', 'task_index']) expect(i.features[key]).toMatchObject({ shape: [1], names: null });
   });
 
