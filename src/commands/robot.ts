@@ -2,6 +2,7 @@
  * What each `embody` subcommand does, kept apart from argument parsing (cli.ts) so tests and
  * the HIL runner can call them directly. Each returns the process exit code.
  */
+import { spawnSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
@@ -104,6 +105,11 @@ export async function checkCommand(options: { robot: string; policy?: string; ha
     if (config.warnings.length > 0) {
       const n = config.warnings.length;
       process.stderr.write([`${n} warning${n === 1 ? '' : 's'} (not refused):`, ...config.warnings.map((w) => `  ${formatProblem(w)}`)].join('\n') + '\n');
+    }
+    // The recorder encodes camera frames with an ffmpeg child: say so now, not as a dead encoder mid-run.
+    const recording = config.robot.record;
+    if (recording?.enabled && recording.cameras === 'jpeg' && config.robot.cameras.length > 0 && spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).error) {
+      process.stderr.write('warning: record.cameras: jpeg needs ffmpeg on PATH to encode camera frames (Debian: apt-get install ffmpeg), or set record.cameras: off; without it the episodes have no images\n');
     }
     // The hardware: each chip of a servo arm probed on the buses robot.yaml names (real), or on
     // the chip models (emulated). Loaded lazily: a robot without servo_arm never touches the HAL.

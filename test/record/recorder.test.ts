@@ -172,6 +172,16 @@ describe('embody run --record', () => {
     expect(meta(episodes(dir)[1]).complete).toBe(true);
   }, 60_000);
 
+  it('embody check warns when recording camera frames needs an ffmpeg that is not on PATH', () => {
+    const robot = robotWith('check', { dir: join(directory, 'check') });
+    const without = spawnSync(process.execPath, [cli, 'check', '--robot', robot], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
+    expect(without.status).toBe(0);
+    expect(without.stderr).toContain('warning: record.cameras: jpeg needs ffmpeg on PATH');
+    const withFfmpeg = spawnSync(process.execPath, [cli, 'check', '--robot', robot], { encoding: 'utf8' });
+    expect(withFfmpeg.status).toBe(0);
+    expect(withFfmpeg.stderr).not.toContain('needs ffmpeg');
+  }, 60_000);
+
   it('stops recording at the disk quota with an event, deletes nothing, and the robot keeps running', async () => {
     const dir = join(directory, 'quota');
     const quota = 400_000;
