@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { DatasetExportCliOptions, DatasetReplayCliOptions } from './commands/dataset.js';
 import type { RunCliOptions } from './commands/robot.js';
 import type { TactileCalibrateCliOptions, TactileReplayCliOptions } from './commands/tactile.js';
 
@@ -42,6 +43,8 @@ program
   .addOption(new Option('--arm', 'arm as soon as the loop is ready (default: only for fully simulated robots)'))
   .addOption(new Option('--no-arm', 'wait for an operator arm command'))
   .addOption(halOption())
+  .option('--record <dir>', "record episodes into this directory (default: robot.yaml's record: section)")
+  .option('--no-record', 'do not record, whatever robot.yaml says')
   .option('--log-level <level>', 'pino log level', 'info')
   .action(async (options: RunCliOptions) => {
     const { runCommand } = await import('./commands/robot.js');
@@ -137,6 +140,70 @@ program
       process.once('SIGTERM', resolve);
     });
     await rig.close();
+  });
+
+const record = program.command('record').description('episode recordings on this robot (MCAP segments; docs/RECORDING.md)');
+record
+  .command('ls')
+  .argument('<dir>', 'recordings directory')
+  .description('list the episodes: robot, length, label, segments, whether complete')
+  .action(async (dir: string) => {
+    const { recordLsCommand } = await import('./commands/record.js');
+    process.exitCode = await recordLsCommand(dir);
+  });
+record
+  .command('info')
+  .argument('<episode>', 'episode directory')
+  .description("one episode's metadata and segments, as JSON")
+  .action(async (dir: string) => {
+    const { recordInfoCommand } = await import('./commands/record.js');
+    process.exitCode = await recordInfoCommand(dir);
+  });
+record
+  .command('recover')
+  .argument('<dir>', 'recordings directory')
+  .description('rewrite segments a crash left unfinished (*.mcap.part) up to their last complete record')
+  .action(async (dir: string) => {
+    const { recordRecoverCommand } = await import('./commands/record.js');
+    process.exitCode = await recordRecoverCommand(dir);
+  });
+
+const dataset = program.command('dataset').description('datasets for training from recorded episodes');
+dataset
+  .command('export')
+  .argument('<recordings...>', 'episode directories, or directories holding them (one robot or many)')
+  .requiredOption('--out <dir>', 'where the LeRobotDataset v3.0 goes')
+  .option('--fps <n>', 'frames per second of the dataset (resampled from the control rate)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a whole number of frames per second > 0');
+    return n;
+  }, 30)
+  .option('--robot-type <type>', "info.json robot_type, e.g. so101")
+  .addOption(new Option('--vcodec <codec>', 'video encoder').choices(['libsvtav1', 'libx264']).default('libsvtav1'))
+  .description('export recorded episodes as one LeRobotDataset v3.0 (meta/, data/, videos/)')
+  .action(async (recordings: string[], options: DatasetExportCliOptions) => {
+    const { datasetExportCommand } = await import('./commands/dataset.js');
+    process.exitCode = await datasetExportCommand(recordings, options);
+  });
+
+dataset
+  .command('replay')
+  .argument('<dataset>', 'a LeRobotDataset v3.0 directory (as embody dataset export writes it)')
+  .option('--episode <n>', 'episode_index to replay', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an episode index >= 0');
+    return n;
+  }, 0)
+  .option('--robot <file>', 'robot description (YAML)', defaultRobot)
+  .option('--duration <s>', 'stop after this many seconds', seconds)
+  .option('--broker <url>', "MQTT broker URL, 'embedded' or 'none'", 'none')
+  .option('--report <file>', 'write the run report (JSON) here at the end')
+  .option('--trace <file>', 'write one JSON line per control tick here')
+  .option('--log-level <level>', 'pino log level', 'info')
+  .description("run the robot open loop on an episode's recorded actions instead of the model (the envelope still applies)")
+  .action(async (dir: string, options: DatasetReplayCliOptions) => {
+    const { datasetReplayCommand } = await import('./commands/dataset.js');
+    process.exitCode = await datasetReplayCommand(dir, options);
   });
 
 const tactile = program.command('tactile').description('touch from the wrist camera: replay clips, calibrate force');

@@ -2,10 +2,12 @@
  * What each `embody` subcommand does, kept apart from argument parsing (cli.ts) so tests and
  * the HIL runner can call them directly. Each returns the process exit code.
  */
+import { spawnSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
-import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady } from '../runtime/index.js';
+import { recorderObserver } from '../record/index.js';
+import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady, type RunOptions } from '../runtime/index.js';
 
 /** `embody run`'s options as the CLI parses them. */
 export interface RunCliOptions {
@@ -18,12 +20,15 @@ export interface RunCliOptions {
   trace?: string;
   arm?: boolean;
   hal?: 'sim' | 'emulated' | 'real';
+  /** `--record DIR` (record there), `--no-record` (false), or robot.yaml's `record:` (undefined). */
+  record?: string | false;
   logLevel: string;
 }
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
-export async function runCommand(options: RunCliOptions): Promise<number> {
+/** `embody run`; `policy` replaces the model as the chunk source (`embody dataset replay`). */
+export async function runCommand(options: RunCliOptions, policy?: RunOptions['policy']): Promise<number> {
   const log = createLogger({ level: options.logLevel });
   let stop: (reason: string) => void = () => undefined;
   const stopRequested = new Promise<string>((resolve) => (stop = resolve));
@@ -48,6 +53,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
   // There is nothing to reload in place: a new robot.yaml needs a restart through the stop path.
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   process.on('unhandledRejection', onBug);
+  const recorder = options.record === false ? undefined : recorderObserver({ ...(options.record ? { dir: options.record } : {}), ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
   try {
     const report = await runRobot({
       robotFile: options.robot,
@@ -62,6 +68,8 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
       log,
       statusLine: new StatusLine(process.stderr),
       stopRequested,
+      ...(recorder ? { observers: [recorder] } : {}),
+      ...(policy ? { policy } : {}),
     });
     if (bug) return 70;
     return report.controlled_shutdown ? 0 : 1;
@@ -100,6 +108,11 @@ export async function checkCommand(options: { robot: string; policy?: string; ha
     if (config.warnings.length > 0) {
       const n = config.warnings.length;
       process.stderr.write([`${n} warning${n === 1 ? '' : 's'} (not refused):`, ...config.warnings.map((w) => `  ${formatProblem(w)}`)].join('\n') + '\n');
+    }
+    // The recorder encodes camera frames with an ffmpeg child: say so now, not as a dead encoder mid-run.
+    const recording = config.robot.record;
+    if (recording?.enabled && recording.cameras === 'jpeg' && config.robot.cameras.length > 0 && spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).error) {
+      process.stderr.write('warning: record.cameras: jpeg needs ffmpeg on PATH to encode camera frames (Debian: apt-get install ffmpeg), or set record.cameras: off; without it the episodes have no images\n');
     }
     // The hardware: each chip of a servo arm probed on the buses robot.yaml names (real), or on
     // the chip models (emulated). Loaded lazily: a robot without servo_arm never touches the HAL.

@@ -286,6 +286,24 @@ export const telemetrySchema = z
   })
   .strict();
 
+export const recordSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('record episodes on `embody run` (`--record DIR` turns it on without this section, `--no-record` off)'),
+    dir: z.string().min(1).optional().describe('where recordings go (relative to this file); default <state dir>/recordings'),
+    episodes: z
+      .enum(['running', 'manual'])
+      .default('running')
+      .describe('`running`: an episode per RUNNING span; `manual`: only by MQTT cmd/episode start/stop'),
+    segment_seconds: z.number().min(1).max(600).default(5).describe('a new MCAP segment file after this many seconds'),
+    segment_bytes: count.min(65_536).default(16 * 1024 * 1024).describe('... or after this many bytes'),
+    quota_bytes: count
+      .default(2 * 1024 * 1024 * 1024)
+      .describe('bytes all recordings in `dir` may take; when reached, recording stops with a record_quota_reached event (the robot keeps running; nothing is deleted)'),
+    cameras: z.enum(['jpeg', 'off']).default('jpeg').describe('camera frames as JPEG (encoded by an ffmpeg child process) or not at all'),
+    jpeg_quality: z.number().int().min(1).max(100).default(85),
+  })
+  .strict();
+
 export const simSchema = z
   .object({
     seed: z.number().int().default(1),
@@ -358,6 +376,7 @@ export const robotDescriptionSchema = z
     servo_arm: servoArmSectionSchema
       .optional()
       .describe('the I2C side of an arm whose joints have `driver: { kind: servo }` (docs/HARDWARE.md)'),
+    record: recordSchema.optional().describe('the episode recorder (docs/RECORDING.md)'),
     sim: simSchema.optional().describe('the simulated world: the plant of `driver: sim` joints, and what `--hal emulated` puts real hardware into'),
   })
   .strict();
@@ -367,3 +386,4 @@ export type JointDescription = z.infer<typeof jointSchema>;
 export type CameraDescription = z.infer<typeof cameraSchema>;
 export type FingertipDescription = z.infer<typeof fingertipSchema>;
 export type SimDescription = z.infer<typeof simSchema>;
+export type RecordDescription = z.infer<typeof recordSchema>;

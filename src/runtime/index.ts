@@ -7,7 +7,7 @@ export { collectConfigProblems, loadConfig, loadRobotDescription, robotJsonSchem
 export { ConfigError, displayFile, formatPath, formatProblem, readYamlFile, validateSource, type ConfigProblem, type FieldPath } from './config/problems.js';
 export { createLogger, type Logger } from './logger.js';
 export { StatusLine } from './output/status-line.js';
-export { runRobot, StoppedBeforeReady, type RunOptions } from './run.js';
+export { runRobot, StoppedBeforeReady, type PolicyOutput, type RunOptions } from './run.js';
 export { describeQuantization, benchModelFile, ModelFileError, openModelFile } from './policy/model-info.js';
 export { ControlLoop } from './control-loop.js';
 export { ClockTime, type ClockReading } from './clock.js';
@@ -17,5 +17,7 @@ export type { ObservationSources } from './policy/observation.js';
 export { VirtualControl } from './virtual-control.js';
 export { LoopHealth } from './systemd.js';
 export * from './shared-state.js';
-export { ChunkRecord, EventRecord, SnapshotRecord, TraceRecord } from './records.js';
-export { Pipeline, TouchStage, describeEvent, type ChunkPolicy, type ControlPort, type RuntimeEvent } from './pipeline/index.js';
+export { CHUNK_HEADER_SIZE, ChunkRecord, EventRecord, SnapshotRecord, TraceRecord } from './records.js';
+export { Pipeline, TouchStage, describeEvent, eventPayload, isWarning, type ChunkPolicy, type EpisodeRequest, type OperatorRequest, type ControlPort, type RuntimeEvent } from './pipeline/index.js';
+export type { Observer, RunContext, RunSource } from './observers/observer.js';
+export { defaultStateDir } from '../telemetry/index.js';

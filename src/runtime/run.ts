@@ -20,7 +20,7 @@ import { telemetryObserver } from './observers/telemetry.js';
 import { traceObserver } from './observers/trace.js';
 import type { RunReport } from './output/report.js';
 import type { StatusLine } from './output/status-line.js';
-import { Pipeline } from './pipeline/index.js';
+import { Pipeline, type ChunkPolicy } from './pipeline/index.js';
 import { PolicyRunner } from './policy/runner.js';
 import { CommandResult, snapshotView } from './shared-state.js';
 import { createNotifier } from './systemd.js';
@@ -42,6 +42,18 @@ export interface RunOptions {
   readonly statusLine?: StatusLine;
   /** Resolves when the caller wants to stop (signals). */
   readonly stopRequested?: Promise<string>;
+  /** Observers from rooms above the runtime (the recorder), started after the runtime's own. */
+  readonly observers?: readonly Observer[];
+  /** Another source of chunks in place of the model (a dataset replay), given the manifest's output. */
+  readonly policy?: (output: PolicyOutput) => ChunkPolicy;
+}
+
+/** What a chunk source must produce: `horizon` actions of these joints, one per `ticksPerAction` ticks. */
+export interface PolicyOutput {
+  readonly horizon: number;
+  readonly joints: readonly string[];
+  readonly ticksPerAction: number;
+  readonly rateHz: number;
 }
 
 /** How long the loop may take from start to READY before the run is abandoned. */
@@ -65,13 +77,14 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   if (halProblem !== undefined) throw new Error(`${config.robotFile}: ${halProblem}`);
   const robot = robotForHal(config.robot, hardware.kind); // cameras render the sim world unless real
   const runner = new PolicyRunner(config.session, manifest, robot);
+  const ticksPerAction = robot.control.rate_hz / manifest.rate_hz;
   const notifier = createNotifier();
   notifier.status('starting control loop');
   const control = new ControlThread({
     robot,
     horizon: manifest.output.horizon,
     outputJoints: runner.outputJoints,
-    ticksPerAction: robot.control.rate_hz / manifest.rate_hz,
+    ticksPerAction,
     blendSteps: manifest.blend_steps,
     replanAfter: manifest.replan_after,
     autoArm: options.autoArm ?? hardware.kind !== 'real', // nothing real moves unless an operator arms it
@@ -79,12 +92,14 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     realtimePriority: robot.control.realtime_priority,
     hardware,
   });
-  const pipeline = new Pipeline({ robot, control, policy: runner, clock: { nowMs: () => performance.now() } });
+  const policy = options.policy?.({ horizon: manifest.output.horizon, joints: manifest.output.joints, ticksPerAction, rateHz: robot.control.rate_hz }) ?? runner;
+  const pipeline = new Pipeline({ robot, control, policy, clock: { nowMs: () => performance.now() } });
   const trace = options.traceFile ? traceObserver(options.traceFile) : undefined;
   const report = reportObserver({ policyName: manifest.name, modelPath: config.modelPath, file: options.reportFile });
   // The status line first: it clears itself before the log observer writes a line.
   const observers: Observer[] = [...(options.statusLine ? [statusLineObserver(options.statusLine)] : []), logObserver(), report, systemdObserver(notifier), telemetryObserver(options)];
   if (trace) observers.push(trace);
+  observers.push(...(options.observers ?? []));
   let stopped = false;
   const stopObservers = async (): Promise<void> => {
     if (stopped) return;
@@ -98,7 +113,8 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   try {
     await untilReady(control, options.stopRequested);
     log.info({ robot: robot.robot_id, policy: manifest.name, rate_hz: robot.control.rate_hz, scheduling: control.scheduling }, 'control loop ready');
-    const run: RunContext = { pipeline, log, every: (ms) => interval(ms), stopping$, world };
+    const source = { robotFile: config.robotFile, manifestFile: config.manifestFile, modelPath: config.modelPath, policyName: manifest.name, ticksPerAction, actionJoints: manifest.output.joints };
+    const run: RunContext = { pipeline, log, every: (ms) => interval(ms), stopping$, world, source };
     for (const observer of observers) await observer.start(run);
     wiring.add(pipeline.connect({ retry$: interval(10), drain$: interval(10) }));
     wiring.add(connectCameras(pipeline, options.robotFile, world));

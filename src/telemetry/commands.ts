@@ -7,7 +7,7 @@
  *   2. rate      token bucket: 10 in a burst, then 5 per second; a stop     rate_limited
  *                is never limited (a flood of other messages cannot lock
  *                the operator out of stopping)
- *   3. topic     only cmd/mode and cmd/instruction are commands            unknown_topic
+ *   3. topic     only cmd/mode, cmd/instruction, cmd/episode are commands  unknown_topic
  *   4. JSON      not UTF-8 (decoded strictly: no U+FFFD stand-ins), or     not_json
  *                not JSON
  *   5. retain    retained commands would replay on every reconnect          retained
@@ -25,7 +25,7 @@
  * Refusals say which check failed in `reason` (a sentence) and `code` (a word).
  */
 import type { z } from 'zod';
-import { instructionCommandSchema, modeCommandSchema, type RefusalCode, type ValidatedCommand } from './schemas.js';
+import { episodeCommandSchema, instructionCommandSchema, modeCommandSchema, type RefusalCode, type ValidatedCommand } from './schemas.js';
 
 export interface CommandRate {
   /** Commands in a burst (the bucket's size). */
@@ -78,9 +78,10 @@ export type GateResult =
   | { readonly ok: true; readonly command: ValidatedCommand }
   | { readonly ok: false; readonly id: string; readonly code: RefusalCode; readonly reason: string };
 
-const schemas: Record<'mode' | 'instruction', z.ZodType<Omit<ValidatedCommand, 'kind'>>> = {
+const schemas: Record<'mode' | 'instruction' | 'episode', z.ZodType<Omit<ValidatedCommand, 'kind'>>> = {
   mode: modeCommandSchema,
   instruction: instructionCommandSchema,
+  episode: episodeCommandSchema,
 };
 
 // fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD, so an id with
@@ -127,7 +128,7 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
         code,
         reason: `${topic}: ${reason}`,
       });
-      const known = name === 'mode' || name === 'instruction';
+      const known = name === 'mode' || name === 'instruction' || name === 'episode';
       if (payload.byteLength > maxBytes) {
         bucket.take(nowMs);
         return refuse(undefined, 'too_large', `payload is ${payload.byteLength} bytes, commands are at most ${maxBytes}`);
@@ -139,13 +140,13 @@ export function createCommandGate(options: CommandGateOptions = {}): CommandGate
       // stop and estop are never refused for rate, age or expiry: acting late on a stop is harmless.
       const isStop = name === 'mode' && (record?.command === 'stop' || record?.command === 'estop');
       if (!isStop && !bucket.take(nowMs)) return refuse(id, 'rate_limited', `rate limited (${rateText})`);
-      if (!known) return refuse(id, 'unknown_topic', 'unknown command topic; commands go to cmd/mode (arm, disarm, stop, reset, estop) or cmd/instruction');
+      if (!known) return refuse(id, 'unknown_topic', 'unknown command topic; commands go to cmd/mode (arm, disarm, stop, reset, estop), cmd/instruction or cmd/episode');
       if (!decoded.ok) return refuse(undefined, 'not_json', decoded.reason);
       // A retained command would fire again on every reconnect of every robot that subscribes.
       if (delivery.retain) {
         return refuse(id, 'retained', 'retained commands are refused; publish without the retain flag (and clear this one with an empty retained message)');
       }
-      const parsed = schemas[name].safeParse(data);
+      const parsed = schemas[name as keyof typeof schemas].safeParse(data);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         const field = issue.path.length > 0 ? `field \`${issue.path.join('.')}\`` : 'payload';

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   ackSchema,
+  episodeCommandSchema,
   eventSchema,
   instructionCommandSchema,
   metricsSchema,
@@ -37,6 +38,7 @@ export function mqttPayloadSchemas(): PayloadSchema[] {
     { topic: 'metrics', direction: 'robot → fleet', qos: 0, retain: false, what: 'at telemetry.metrics_rate_hz (1 Hz); samples taken offline come later from the outbox at QoS 1 with replayed: true', schema: published(metricsSchema) },
     { topic: 'cmd/mode', direction: 'fleet → robot', qos: 1, retain: false, what: 'arm, disarm, stop, reset', schema: accepted(modeCommandSchema) },
     { topic: 'cmd/instruction', direction: 'fleet → robot', qos: 1, retain: false, what: 'language instruction for the policy', schema: accepted(instructionCommandSchema) },
+    { topic: 'cmd/episode', direction: 'fleet → robot', qos: 1, retain: false, what: 'episode start, stop, label (success or failure) and coaching notes for the recorder (docs/RECORDING.md)', schema: accepted(episodeCommandSchema) },
     { topic: 'cmd/ack', direction: 'robot → fleet', qos: 1, retain: false, what: 'one answer per command (refusals of a flood excepted: docs below)', schema: published(ackSchema) },
   ];
 }

@@ -41,6 +41,20 @@ export const instructionCommandSchema = z
   })
   .strict();
 
+export const episodeCommandSchema = z
+  .object({
+    id: requestId,
+    action: z
+      .enum(['start', 'stop', 'label', 'note'])
+      .describe('start: begin an episode (ending an open one); stop: end it; label: mark it success or failure; note: a coaching note, recorded with its tick, that becomes the task of the frames after it'),
+    label: z.enum(['success', 'failure']).optional().describe('with action label'),
+    note: z.string().min(1).max(1024).optional().describe('with action note: free text'),
+    ts: timestamp.optional().describe('when the operator sent it; older than the configured age, or more than 5 s ahead of the robot, and it is refused'),
+  })
+  .strict()
+  .refine((c) => (c.action === 'label') === (c.label !== undefined), { message: 'give `label` (success or failure) with action label, and only then', path: ['label'] })
+  .refine((c) => (c.action === 'note') === (c.note !== undefined), { message: 'give `note` (text) with action note, and only then', path: ['note'] });
+
 // ---- published ----
 
 /** Why a command was refused, machine-readable (reason is the human sentence). */
@@ -148,6 +162,7 @@ export const metricsSchema = z
 
 export type ModeCommand = z.infer<typeof modeCommandSchema>;
 export type InstructionCommand = z.infer<typeof instructionCommandSchema>;
+export type EpisodeCommand = z.infer<typeof episodeCommandSchema>;
 export type AckPayload = z.infer<typeof ackSchema>;
 export type StatusPayload = z.infer<typeof statusSchema>;
 export type StatePayload = z.infer<typeof stateSchema>;
@@ -159,7 +174,7 @@ export type MetricsPayload = z.infer<typeof metricsSchema>;
 export type EventInput = Omit<EventPayload, 'id' | 'ts'> & Partial<Pick<EventPayload, 'id' | 'ts'>>;
 
 /** A command that passed validation, tagged by the topic it came on. */
-export type ValidatedCommand = ({ kind: 'mode' } & ModeCommand) | ({ kind: 'instruction' } & InstructionCommand);
+export type ValidatedCommand = ({ kind: 'mode' } & ModeCommand) | ({ kind: 'instruction' } & InstructionCommand) | ({ kind: 'episode' } & EpisodeCommand);
 
 /** The payload type of each QoS 0 stream topic. */
 export interface StreamPayloads {

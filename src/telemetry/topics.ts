@@ -1,7 +1,7 @@
 /** The MQTT topic map, rooted at embody/<robot_id>/ (DESIGN.md contract, docs/MQTT.md). */
 import { robotIdProblem } from '../robot/robot-id.js';
 
-export const topicKeys = ['status', 'state', 'tactile', 'events', 'metrics', 'cmd/mode', 'cmd/instruction', 'cmd/ack'] as const;
+export const topicKeys = ['status', 'state', 'tactile', 'events', 'metrics', 'cmd/mode', 'cmd/instruction', 'cmd/episode', 'cmd/ack'] as const;
 export type TopicKey = (typeof topicKeys)[number];
 /** Sampled QoS 0 topics: losing one sample is fine, queueing them is not. */
 export type StreamTopic = 'state' | 'tactile' | 'metrics';

@@ -46,6 +46,11 @@ describe('command gate', () => {
       ok: true,
       command: { kind: 'instruction', id: 'b', text: 'stack the cubes' },
     });
+    expect(gate.check('episode', bytes({ id: 'c', action: 'label', label: 'success' }), fresh, now)).toEqual({
+      ok: true,
+      command: { kind: 'episode', id: 'c', action: 'label', label: 'success' },
+    });
+    expect(gate.check('episode', bytes({ id: 'd', action: 'note', note: 'slower near the bowl' }), fresh, now).ok).toBe(true);
   });
 
   it.each([
@@ -62,6 +67,10 @@ describe('command gate', () => {
     ['an unknown command', 'mode', bytes({ id: 'c', command: 'dance' }), fresh, 'invalid', /field `command`: Invalid option/, 'c'],
     ['an unknown field', 'mode', bytes({ id: 'f', command: 'arm', speed: 2 }), fresh, 'invalid', /payload: Unrecognized key: "speed"/, 'f'],
     ['a wrong type', 'instruction', bytes({ id: 't', text: ['a'] }), fresh, 'invalid', /field `text`: Invalid input: expected string/, 't'],
+    ['an episode label without its label', 'episode', bytes({ id: 'l', action: 'label' }), fresh, 'invalid', /field `label`: give `label` \(success or failure\) with action label/, 'l'],
+    ['a label on an episode start', 'episode', bytes({ id: 'l2', action: 'start', label: 'failure' }), fresh, 'invalid', /field `label`/, 'l2'],
+    ['an unknown episode label', 'episode', bytes({ id: 'l3', action: 'label', label: 'meh' }), fresh, 'invalid', /field `label`: Invalid option/, 'l3'],
+    ['an episode note without text', 'episode', bytes({ id: 'n2', action: 'note' }), fresh, 'invalid', /field `note`/, 'n2'],
     ['a missing id', 'mode', bytes({ command: 'arm' }), fresh, 'invalid', /field `id`/, ''],
     ['a JSON array', 'mode', bytes([1, 2]), fresh, 'invalid', /payload: Invalid input: expected object/, ''],
     ['an expired MQTT 5 message', 'mode', bytes({ id: 'e', command: 'arm' }), { retain: false, expirySeconds: 0 }, 'expired', /expired/, 'e'],

@@ -156,7 +156,7 @@ describe.each(['aedes', 'mosquitto'] as const)('telemetry against %s', (kind) =>
     // ... except a stop, which is never refused.
     await send('cmd/mode', { id: 'op-1', command: 'stop' });
     await until(() => received.length === 2, 'the stop');
-    expect(received.map((c) => (c.kind === 'mode' ? c.command : c.text))).toEqual(['arm', 'stop']);
+    expect(received.map((c) => (c.kind === 'mode' ? c.command : c.kind === 'instruction' ? c.text : c.action))).toEqual(['arm', 'stop']);
   });
 
   it('rate-limits commands, but never a stop', async () => {

@@ -18,6 +18,19 @@ export interface RunContext {
   readonly stopping$: Observable<string>;
   /** The simulated world the cameras render (absent on real hardware). */
   readonly world?: CameraWorld;
+  /** The files this run was configured from (absolute paths), for provenance (the recorder hashes them). */
+  readonly source: RunSource;
+}
+
+export interface RunSource {
+  readonly robotFile: string;
+  readonly manifestFile: string;
+  readonly modelPath: string;
+  readonly policyName: string;
+  /** Ticks of the control loop per policy action (control rate / policy rate). */
+  readonly ticksPerAction: number;
+  /** The joints of an action chunk, in the policy's order. */
+  readonly actionJoints: readonly string[];
 }
 
 export interface Observer {

@@ -4,10 +4,11 @@
  * commands from `cmd/` into the pipeline, answered on `cmd/ack`.
  */
 import { Subscription } from 'rxjs';
-import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type TelemetryLink } from '../../telemetry/index.js';
+import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type TelemetryLink, type ValidatedCommand } from '../../telemetry/index.js';
 import { eventPayload, type ControlPort } from '../pipeline/index.js';
 import { SnapshotRecord } from '../records.js';
 import { Counter, modeNames, snapshotView } from '../shared-state.js';
+import type { OperatorRequest } from '../pipeline/index.js';
 import type { Observer, RunContext } from './observer.js';
 import { safetyCounts } from './safety-counts.js';
 
@@ -51,7 +52,7 @@ export function telemetryObserver(options: TelemetryObserverOptions): Observer {
       l.setStatus(modeNames[control.mode]);
       subscriptions.add(
         l.commands$.subscribe(async (command) => {
-          const outcome = await pipeline.command(command.kind === 'instruction' ? { kind: 'instruction', text: command.text } : { kind: 'mode', command: command.command });
+          const outcome = await pipeline.command(operatorRequest(command));
           l.ack(command.id, outcome.ok, outcome.reason);
         }),
       );
@@ -115,4 +116,16 @@ export function telemetryObserver(options: TelemetryObserverOptions): Observer {
 function metricsSafety(control: ControlPort): Record<string, number> {
   const { by_kind, ...totals } = safetyCounts(control);
   return { ...totals, ...Object.fromEntries(Object.entries(by_kind).map(([name, n]) => [`ticks_${name}`, n])) };
+}
+
+/** An MQTT command as the pipeline's request (the gate has validated it). */
+function operatorRequest(command: ValidatedCommand): OperatorRequest {
+  switch (command.kind) {
+    case 'instruction':
+      return { kind: 'instruction', text: command.text };
+    case 'episode':
+      return { kind: 'episode', action: command.action, ...(command.label ? { label: command.label } : {}), ...(command.note !== undefined ? { note: command.note } : {}) };
+    case 'mode':
+      return { kind: 'mode', command: command.command };
+  }
 }

@@ -18,10 +18,21 @@ import { describeEvent, type RuntimeEvent } from './events.js';
 import { InferenceStage, type ChunkPolicy, type PipelineClock } from './inference.js';
 import { TouchStage } from './touch.js';
 
+/** An episode command for the recorder: start, stop, label success/failure, or a coaching note. */
+export interface EpisodeRequest {
+  readonly action: 'start' | 'stop' | 'label' | 'note';
+  readonly label?: 'success' | 'failure';
+  readonly note?: string;
+}
+
 /** What an operator can ask, from MQTT, the HIL, or a page. */
 export type OperatorRequest =
   | { readonly kind: 'mode'; readonly command: 'arm' | 'disarm' | 'stop' | 'reset' | 'estop' }
-  | { readonly kind: 'instruction'; readonly text: string };
+  | { readonly kind: 'instruction'; readonly text: string }
+  | ({ readonly kind: 'episode' } & EpisodeRequest);
+
+/** Who answers episode requests (the recorder, when one runs); resolves with a refusal reason, or undefined. */
+export type EpisodeHandler = (request: EpisodeRequest) => Promise<string | undefined>;
 
 const modeCodes: Record<'arm' | 'disarm' | 'stop' | 'reset' | 'estop', OperatorCommandCode> = {
   arm: OperatorCommand.ARM,
@@ -57,6 +68,7 @@ export class Pipeline {
   readonly events$: Observable<RuntimeEvent> = this.#events.asObservable();
   readonly #jointNames: readonly string[];
   #instruction = '';
+  #episodes: EpisodeHandler | undefined;
 
   constructor(options: PipelineOptions) {
     this.robot = options.robot;
@@ -95,8 +107,18 @@ export class Pipeline {
     this.touch.frame(camera, frame);
   }
 
-  /** An operator's request: an instruction is the pipeline's, a mode command goes to the loop. */
+  /** The recorder takes episode requests (one handler; undefined removes it). */
+  handleEpisodes(handler: EpisodeHandler | undefined): void {
+    this.#episodes = handler;
+  }
+
+  /** An operator's request: an instruction is the pipeline's, an episode the recorder's, a mode command goes to the loop. */
   async command(request: OperatorRequest): Promise<CommandOutcome> {
+    if (request.kind === 'episode') {
+      if (this.#episodes === undefined) return { ok: false, reason: 'recording is off: add a record: section to robot.yaml or run with --record DIR' };
+      const refusal = await this.#episodes({ action: request.action, ...(request.label ? { label: request.label } : {}), ...(request.note !== undefined ? { note: request.note } : {}) });
+      return refusal === undefined ? { ok: true } : { ok: false, reason: refusal };
+    }
     if (request.kind === 'instruction') {
       this.#instruction = request.text;
       this.emit({ tick: this.control.currentTick, kind: 'instruction', cause: 'operator', detail: request.text, message: `instruction: ${request.text}` });
