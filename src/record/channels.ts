@@ -37,6 +37,11 @@ export const OwnSchema = {
     mode: { type: 'string', description: 'BOOT, IDLE, ARMED, RUNNING, SAFE_STOP, FAULT, STOPPED' },
     powered: { type: 'boolean', description: 'drive power on' },
     position: { ...numbers, description: 'commanded position per joint (rad or m)' },
+    requested: {
+      type: 'array',
+      items: { type: ['number', 'null'] },
+      description: "the policy's target per joint as the envelope received it this tick (after the queue's blending), null while braking or holding: where it differs from position, the envelope intervened",
+    },
   }),
   chunk: own('embody.ActionChunk', "the policy's proposal: an action chunk of absolute targets, before the queue and the envelope", {
     obs_tick: { type: 'integer', description: 'tick of the observation the chunk was computed from; action k belongs to obs_tick + (k+1)·ticks_per_action' },

@@ -44,6 +44,11 @@ import { recoverRecordings, recordingsBytes, type RecoveryResult } from './recov
 import { Segment, type ChannelSpec } from './segment.js';
 
 /** Messages waiting for the disk before new ones are dropped. */
+
+function nullIfNaN(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
+}
+
 export const MAX_PENDING = 20_000;
 /** How often the recorder reads the trace ring, the chunk mailbox and the cameras, ms. */
 const POLL_MS = 10;
@@ -421,7 +426,7 @@ class Recorder implements RecorderObserver {
       }
       const v = (block: (typeof TraceRecord.blocks)[number], i: number): number => r[TraceRecord.block(block, n) + i];
       this.#write(Topic.JOINT_STATES, tick, { joints: names.map((name, i) => ({ name, position: v('position', i), velocity: v('velocity', i), effort: v('effort', i) })) }, false);
-      this.#write(Topic.COMMAND, tick, { mode: modeNames[r[TraceRecord.header.mode]] ?? 'UNKNOWN', powered: r[TraceRecord.header.powered] === 1, position: Array.from({ length: n }, (_, i) => v('command', i)) });
+      this.#write(Topic.COMMAND, tick, { mode: modeNames[r[TraceRecord.header.mode]] ?? 'UNKNOWN', powered: r[TraceRecord.header.powered] === 1, position: Array.from({ length: n }, (_, i) => v('command', i)), requested: Array.from({ length: n }, (_, i) => nullIfNaN(v('requested', i))) });
     }
   }
 

@@ -114,7 +114,7 @@ export class ControlLoop {
   readonly #bootTicks: number;
   readonly #autoArm: boolean;
   /** Record offsets from records.ts, derived once for this robot's joint count. */
-  readonly #at: { readonly traceSize: number; readonly snapshot: Offsets; readonly trace: Offsets; readonly world: number };
+  readonly #at: { readonly traceSize: number; readonly snapshot: Offsets; readonly trace: Offsets; readonly traceRequested: number; readonly world: number };
   readonly #requestTimeoutTicks: number;
   readonly #contact: ContactLimits;
   readonly #supervisor: SafetySupervisor;
@@ -196,7 +196,7 @@ export class ControlLoop {
     this.#replanAfter = options.replanAfter;
     this.#bootTicks = options.bootTicks ?? 20;
     this.#autoArm = options.autoArm ?? false;
-    this.#at = { traceSize: TraceRecord.size(this.#jointCount), snapshot: offsets(SnapshotRecord, this.#jointCount), trace: offsets(TraceRecord, this.#jointCount), world: SnapshotRecord.size(this.#jointCount) };
+    this.#at = { traceSize: TraceRecord.size(this.#jointCount), snapshot: offsets(SnapshotRecord, this.#jointCount), trace: offsets(TraceRecord, this.#jointCount), traceRequested: TraceRecord.block('requested', this.#jointCount), world: SnapshotRecord.size(this.#jointCount) };
     this.#requestTimeoutTicks = Math.max(1, Math.round(robot.control.rate_hz / 2));
     this.#held = new Float64Array(this.#jointCount);
     Atomics.store(shared.control, Ctrl.MODE, Mode.BOOT);
@@ -719,6 +719,7 @@ export class ControlLoop {
       trace[base + ta.velocity + i] = state.velocity[i];
       trace[base + ta.effort + i] = state.effort[i];
       trace[base + ta.command + i] = command.position(i);
+      trace[base + this.#at.traceRequested + i] = this.#envelope.requested[i];
     }
     Atomics.store(control, Ctrl.TRACE_WRITE, write + 1);
   }

@@ -55,8 +55,12 @@ export function blockViews<H extends string, B extends string>(record: JointReco
  */
 export const SnapshotRecord = jointRecord(['tick', 'timeMs', 'mode'], ['position', 'velocity', 'effort', 'command']);
 
-/** One trace ring entry per tick (TRACE_CAPACITY of them): what the loop read and sent. */
-export const TraceRecord = jointRecord(['tick', 'timeMs', 'latenessUs', 'mode', 'estop', 'powered'], ['position', 'velocity', 'effort', 'command']);
+/**
+ * One trace ring entry per tick (TRACE_CAPACITY of them): what the loop read and sent, and what
+ * the envelope was asked for (`requested`: the policy's target after the queue, before the
+ * envelope; NaN while braking or holding), so every intervention is visible.
+ */
+export const TraceRecord = jointRecord(['tick', 'timeMs', 'latenessUs', 'mode', 'estop', 'powered'], ['position', 'velocity', 'effort', 'command', 'requested']);
 
 /** One event ring entry (EVENT_CAPACITY of them). joint -1: not about one joint; requested/commanded NaN when unused. */
 export const EventRecord = cells(['tick', 'kind', 'code', 'from', 'to', 'value', 'joint', 'requested', 'commanded']);

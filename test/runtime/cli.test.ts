@@ -126,6 +126,14 @@ describe('embody run', () => {
     // Full precision, so a reader can verify the jerk limit from the trace (6 decimals added ±32 rad/s³).
     const digits = lines.flatMap((l) => (JSON.parse(l) as { command: number[] }).command.map((v) => (String(v).split('.')[1] ?? '').length));
     expect(Math.max(...digits)).toBeGreaterThan(6);
+    // What the envelope was asked for rides beside what it sent: null outside RUNNING (braking or
+    // holding), the policy's target while RUNNING.
+    const parsed = lines.map((l) => JSON.parse(l) as { mode: string; requested: (number | null)[] });
+    expect(parsed.every((l) => l.requested.length === 7)).toBe(true);
+    expect(parsed.filter((l) => l.mode === 'IDLE').every((l) => l.requested.every((v) => v === null))).toBe(true);
+    const running = parsed.filter((l) => l.mode === 'RUNNING');
+    expect(running.length).toBeGreaterThan(100);
+    expect(running.filter((l) => l.requested.every((v) => typeof v === 'number')).length).toBeGreaterThan(running.length * 0.9);
   }, 60_000);
 
   it('drives a different body (4-joint arm, linear delta policy) from its YAML alone', async () => {

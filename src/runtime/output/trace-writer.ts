@@ -53,6 +53,9 @@ export class TraceWriter {
         velocity: block('velocity'),
         effort: block('effort'),
         command: block('command'),
+        // The envelope's input this tick (null while braking or holding): where it differs from
+        // `command`, the envelope intervened.
+        requested: block('requested').map((v) => (Number.isNaN(v) ? null : v)),
       }),
     );
     this.#lines++;
