@@ -13,8 +13,8 @@ Protocol facts: lerobot src/lerobot/motors/feetech/tables.py and Feetech's SDK
 (scservo_sdk/protocol_packet_handler.py); see src/hal/feetech/protocol.ts.
 
 Usage: feetech-bus-model.py --ids 1,2,3,4,5,6 [--link PATH] [--baud 1000000]
-Prints one JSON line {"port": "/dev/pts/N"} when ready, then reads JSON commands on stdin, one a
-line, and answers each with one JSON line:
+Prints one JSON line {"port": "/dev/pts/N"} when ready and runs until SIGTERM or SIGINT. When
+stdin is a pipe it reads JSON commands there, one a line, and answers each with one JSON line:
   {"cmd": "silent", "id": 3, "on": true}        the servo stops answering (false: answers again)
   {"cmd": "corrupt", "id": 3, "count": 2}       its next 2 replies have a wrong checksum
   {"cmd": "corrupt", "id": 3, "count": 9, "every": 2}   every 2nd of its next 9 replies
@@ -29,6 +29,7 @@ import json
 import math
 import os
 import select
+import signal
 import sys
 import time
 import tty
@@ -257,8 +258,11 @@ def main():
         os.symlink(port, args.link)
     bus = Bus([int(x) for x in args.ids.split(',') if x], args.baud, master)
     print(json.dumps({'port': port, 'link': args.link}), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     stdin = sys.stdin.fileno()
-    inputs = [master, stdin]
+    # Commands come on a pipe (tests); a terminal's stdin is left alone (a background job reading
+    # it would be stopped), and at the end of the pipe the bus keeps running until SIGTERM/SIGINT.
+    inputs = [master] if os.isatty(stdin) else [master, stdin]
     line = b''
     last = time.perf_counter()
     try:
@@ -283,7 +287,8 @@ def main():
             if stdin in ready:
                 chunk = os.read(stdin, 4096)
                 if not chunk:
-                    break                         # the parent went away
+                    inputs.remove(stdin)
+                    continue
                 line += chunk
                 while b'\n' in line:
                     one, line = line.split(b'\n', 1)
@@ -295,6 +300,8 @@ def main():
                 for servo in bus.servos.values():
                     servo.step(dt)
                 last = now
+    except KeyboardInterrupt:
+        pass
     finally:
         if args.link and os.path.islink(args.link):
             os.unlink(args.link)

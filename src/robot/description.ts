@@ -204,6 +204,10 @@ export const estopSchema = z
         stop_category: stopCategory,
       })
       .strict(),
+    z
+      .object({ kind: z.literal('none'), stop_category: stopCategory })
+      .strict()
+      .describe('no e-stop line (a desktop arm such as the SO-101): only the software stop (MQTT cmd/mode stop or estop, SIGTERM) and pulling the servo supply stop it; `embody check` warns'),
   ])
   .describe('the emergency-stop input line');
 

@@ -15,9 +15,14 @@ export interface BusModel {
   stop(): Promise<void>;
 }
 
+/**
+ * The model runs under SCHED_FIFO (chrt, as root here): it stands in for servos that have their own
+ * microcontrollers and always answer within microseconds. Under SCHED_OTHER on a loaded 2-core
+ * host it was once descheduled long enough (> 3 ticks) for the driver to fault correctly on
+ * "silent" servos that a real bus would not have had.
+ */
 export async function startBusModel(ids: readonly number[] = [1, 2, 3, 4, 5, 6], extra: readonly string[] = []): Promise<BusModel> {
-  // Debian's python3: the pyenv one on PATH is not needed, but /usr/bin/python3 is always there.
-  const child = spawn('/usr/bin/python3', [MODEL_SCRIPT, '--ids', ids.join(','), ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('chrt', ['-f', '30', '/usr/bin/python3', MODEL_SCRIPT, '--ids', ids.join(','), ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout });

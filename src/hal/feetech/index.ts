@@ -8,3 +8,4 @@ export { ParserCount, StatusParser } from './parser.js';
 export { TtySerialPort, latencyTimerFile, type SerialLink, type SerialOptions } from './serial.js';
 export { BusStat, FeetechBus, SyncRead, byteMicros } from './bus.js';
 export { FeetechArmHardware, ServoReading, readLerobotCalibration, type FeetechArmOptions } from './arm.js';
+export { formatFeetechProbe, probeFeetechArm, type FeetechProbe, type FeetechServoProbe } from './probe.js';
