@@ -8,6 +8,7 @@
  *   safety     envelope cost per tick (7 joints) beside a timer-only and a plain-clamp anchor
  *   tactile    touch estimator cost per frame per pad, by ROI size
  *   hal        one I/O tick of the 6-servo I2C preset on the emulated bus, and its 400 kHz bus time
+ *   feetech    the SO-101's Feetech bus on a pty: bytes and 1 Mbps time per tick, exchange p50/p99, max rate, lateness bus on vs off
  *   telemetry  MQTT message sizes, publish-to-subscriber latency beside a bare client, loop lateness with and without
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { benchStartup } from './startup.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const robotFile = `${root}robots/sim-arm.yaml`;
-const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'tactile'] as const;
+const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'feetech', 'tactile'] as const;
 
 export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
   const selected = name ? [name] : [...names];
@@ -75,6 +76,12 @@ export async function benchCommand(name: string | undefined, options: { seconds?
       const r = benchHal();
       results.hal = r;
       process.stdout.write(formatHal(r) + '\n');
+    }
+    if (bench === 'feetech') {
+      const { benchFeetech, formatFeetech } = await import('./feetech.js');
+      const r = await benchFeetech({ seconds: options.seconds });
+      results.feetech = r;
+      process.stdout.write(formatFeetech(r));
     }
     if (bench === 'telemetry') {
       const { benchTelemetry, formatTelemetry } = await import('./telemetry.js');

@@ -245,9 +245,11 @@ export class FeetechArmHardware implements JointHardware {
     bus.discardInput();
   }
 
+  /** Queue the next SYNC_READ and send everything queued (the tick's goals with it): one write. */
   #request(bus: FeetechBus): void {
     this.#feedback.reset();
     bus.requestSyncRead(this.#feedback);
+    bus.flush();
     this.#requested = true;
   }
 
@@ -274,6 +276,7 @@ export class FeetechArmHardware implements JointHardware {
         bus.stats[BusStat.RETRIES]++;
         bus.discardInput();
         bus.requestSyncRead(feedback);
+        bus.flush();
         const wait = performance.now() + this.#exchangeMs(missing);
         missing = bus.awaitSyncRead(feedback, wait < deadline ? wait : deadline);
       }
@@ -417,6 +420,7 @@ export class FeetechArmHardware implements JointHardware {
     let first: unknown;
     try {
       bus.syncWrite(Sts.TORQUE_ENABLE[0], 1, this.#ids, this.#zeros, this.jointCount);
+      bus.flush();
     } catch (error) {
       first = error;
     }

@@ -57,23 +57,31 @@ export class FeetechBus {
   readonly parser = new StatusParser();
   /** Bytes sent and received, sync reads, retries and replies missing: totals. */
   readonly stats = new Float64Array(BusStat.SIZE);
-  readonly #tx = new Uint8Array(512);
+  /** Outgoing packets: each is framed at #queued and sent by flush() (one write per tick). */
+  readonly #tx = new Uint8Array(1024);
+  #queued = 0;
 
   constructor(link: SerialLink, baudRate: number) {
     this.link = link;
     this.baudRate = baudRate;
   }
 
-  /** Bytes waiting in the port into the parser; returns how many came. */
+  /**
+   * Bytes waiting in the port into the parser; returns how many came. A read that does not fill
+   * the room took all the kernel had, so one read is enough in a healthy tick (Node 20's readSync
+   * allocates a small error-context object per call).
+   */
   drain(): number {
     const parser = this.parser;
     let total = 0;
     for (;;) {
       const at = parser.reserve();
-      const n = this.link.read(parser.buffer, at, parser.room);
+      const room = parser.room;
+      const n = this.link.read(parser.buffer, at, room);
       if (n <= 0) break;
       parser.commit(n);
       total += n;
+      if (n < room) break;
     }
     this.stats[BusStat.RX_BYTES] += total;
     return total;
@@ -85,35 +93,51 @@ export class FeetechBus {
     this.parser.clear();
   }
 
-  #send(id: number, instruction: number, params: number): void {
-    const n = frame(this.#tx, id, instruction, params);
+  /** Frame a packet whose parameters are at #tx[#queued + 5 ...) and queue it. */
+  #queue(id: number, instruction: number, params: number): void {
+    this.#queued += frame(this.#tx, id, instruction, params, this.#queued);
+  }
+
+  /** Send every queued packet in one write. */
+  flush(): void {
+    const n = this.#queued;
+    if (n === 0) return;
+    this.#queued = 0;
     this.link.write(this.#tx, n);
     this.stats[BusStat.TX_BYTES] += n;
   }
 
-  /** SYNC_WRITE `length` bytes at `address` to `count` servos: `values[k]` (little-endian) to `ids[k]`. */
+  /** A one-servo instruction (parameters at #tx[5 ...), nothing queued): sent at once. */
+  #send(id: number, instruction: number, params: number): void {
+    this.#queue(id, instruction, params);
+    this.flush();
+  }
+
+  /** Queue a SYNC_WRITE of `length` bytes at `address` to `count` servos: `values[k]` (little-endian) to `ids[k]`; flush() sends it. */
   syncWrite(address: number, length: number, ids: Uint8Array, values: Int32Array, count: number): void {
     const tx = this.#tx;
-    tx[5] = address;
-    tx[6] = length;
-    let at = 7;
+    const base = this.#queued + 5;
+    tx[base] = address;
+    tx[base + 1] = length;
+    let at = base + 2;
     for (let k = 0; k < count; k++) {
       tx[at++] = ids[k];
       const v = values[k];
       for (let b = 0; b < length; b++) tx[at++] = (v >> (8 * b)) & 0xff;
     }
-    this.#send(BROADCAST_ID, Instruction.SYNC_WRITE, at - 5);
+    this.#queue(BROADCAST_ID, Instruction.SYNC_WRITE, at - base);
   }
 
-  /** Ask for the block of `read` from every servo whose reply is still missing (all after reset()). */
+  /** Queue a SYNC_READ of the block of `read` from every servo whose reply is still missing (all after reset()); flush() sends it. */
   requestSyncRead(read: SyncRead): void {
     const tx = this.#tx;
-    tx[5] = read.address;
-    tx[6] = read.length;
-    let at = 7;
+    const base = this.#queued + 5;
+    tx[base] = read.address;
+    tx[base + 1] = read.length;
+    let at = base + 2;
     const ids = read.ids;
     for (let k = 0; k < ids.length; k++) if (read.got[k] === 0) tx[at++] = ids[k];
-    this.#send(BROADCAST_ID, Instruction.SYNC_READ, at - 5);
+    this.#queue(BROADCAST_ID, Instruction.SYNC_READ, at - base);
     this.stats[BusStat.SYNC_READS]++;
   }
 
@@ -169,6 +193,7 @@ export class FeetechBus {
 
   /** PING: the servo's error byte, or undefined when nothing answered. */
   ping(id: number, timeoutMs = 10): number | undefined {
+    this.flush();
     this.discardInput();
     this.#send(id, Instruction.PING, 0);
     return this.#answer(id, timeoutMs)?.error;
@@ -176,6 +201,7 @@ export class FeetechBus {
 
   /** READ `length` bytes at `address`: the bytes and the error byte, or undefined. */
   read(id: number, address: number, length: number, timeoutMs = 10): { error: number; data: Uint8Array } | undefined {
+    this.flush();
     this.discardInput();
     this.#tx[5] = address;
     this.#tx[6] = length;
@@ -186,6 +212,7 @@ export class FeetechBus {
 
   /** WRITE `bytes` at `address`; the error byte of the acknowledgement, or undefined. */
   write(id: number, address: number, bytes: readonly number[], timeoutMs = 10): number | undefined {
+    this.flush();
     this.discardInput();
     this.#tx[5] = address;
     bytes.forEach((b, i) => (this.#tx[6 + i] = b & 0xff));

@@ -89,18 +89,19 @@ export function checksum(bytes: Uint8Array, from: number, to: number): number {
 }
 
 /**
- * Write an instruction packet into `out` at 0 whose parameters are already at out[5 .. 5+params);
- * returns the packet's size. The caller fills parameters in place, so nothing is allocated.
+ * Write an instruction packet into `out` at `at` whose parameters are already at
+ * out[at+5 .. at+5+params); returns the packet's size. The caller fills parameters in place, so
+ * nothing is allocated.
  */
-export function frame(out: Uint8Array, id: number, instruction: number, params: number): number {
-  out[0] = HEADER;
-  out[1] = HEADER;
-  out[2] = id;
-  out[3] = params + 2;
-  out[4] = instruction;
-  const end = 5 + params;
-  out[end] = checksum(out, 2, end);
-  return end + 1;
+export function frame(out: Uint8Array, id: number, instruction: number, params: number, at = 0): number {
+  out[at] = HEADER;
+  out[at + 1] = HEADER;
+  out[at + 2] = id;
+  out[at + 3] = params + 2;
+  out[at + 4] = instruction;
+  const end = at + 5 + params;
+  out[end] = checksum(out, at + 2, end);
+  return end + 1 - at;
 }
 
 /** Sign-magnitude → integer (lerobot decode_sign_magnitude). */

@@ -9,7 +9,7 @@
  * before passing them on: at open the timer is read from sysfs and, where writable, set to 1 ms.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, realpathSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, realpathSync, writeFileSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import { HardwareError } from '../types.js';
 import { errorCode, errorText } from '../bus/errors.js';
@@ -111,13 +111,25 @@ export class TtySerialPort implements SerialLink {
     }
   }
 
+  /**
+   * One-element arrays of views buffer[0..n), made once per length: Node 20's writeSync allocates
+   * ~56 bytes per call (an error-context object), writevSync on a kept array nothing (measured).
+   */
+  #views: (Uint8Array[] | undefined)[] = [];
+  #viewsOf: Uint8Array | undefined;
+
   write(buffer: Uint8Array, n: number): void {
+    if (buffer !== this.#viewsOf) {
+      this.#viewsOf = buffer;
+      this.#views = [];
+    }
+    const views = (this.#views[n] ??= [buffer.subarray(0, n)]);
     let done = 0;
     let spins = 0;
     while (done < n) {
       let wrote: number;
       try {
-        wrote = writeSync(this.#fd, buffer, done, n - done);
+        wrote = done === 0 ? writevSync(this.#fd, views) : writevSync(this.#fd, [buffer.subarray(done, n)]);
       } catch (error) {
         const code = errorCode(error);
         if (code === 'EAGAIN' && ++spins < 1000) continue;
