@@ -52,7 +52,7 @@ export const feetechSectionSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('a LeRobot calibration JSON ({motor: {id, drive_mode, homing_offset, range_min, range_max}}), relative to this file; used as is, written to the servos at open'),
+      .describe('a LeRobot calibration JSON ({motor: {id, drive_mode, homing_offset, range_min, range_max}}), relative to this file or from ~/; used as is, written to the servos at open'),
     retries: z.number().int().min(0).max(5).default(2).describe('SYNC_READs repeated within one tick for servos whose reply was lost or corrupt'),
     retry_budget_ms: positive
       .optional()

@@ -265,6 +265,7 @@ export class FeetechArmHardware implements JointHardware {
       // The slow path: only here does a tick wait for the bus. The replies may still be on the
       // wire (the tick came soon after the request): asking again now would collide with them on
       // the half-duplex line, so first wait out one whole exchange.
+      bus.stats[BusStat.LATE_TICKS]++;
       const start = performance.now();
       const deadline = start + this.#scalars[Scalar.BUDGET_MS];
       const inFlight = start + this.#exchangeMs(n);

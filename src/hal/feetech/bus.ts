@@ -11,8 +11,8 @@ import { StatusParser } from './parser.js';
 import { BROADCAST_ID, Instruction, frame, packetSize } from './protocol.js';
 import type { SerialLink } from './serial.js';
 
-/** Slots of FeetechBus.stats. */
-export const BusStat = { TX_BYTES: 0, RX_BYTES: 1, SYNC_READS: 2, RETRIES: 3, MISSING_REPLIES: 4, SIZE: 5 } as const;
+/** Slots of FeetechBus.stats. LATE_TICKS: ticks whose replies were not all in when the tick began (the slow path). */
+export const BusStat = { TX_BYTES: 0, RX_BYTES: 1, SYNC_READS: 2, RETRIES: 3, MISSING_REPLIES: 4, LATE_TICKS: 5, SIZE: 6 } as const;
 
 /** Wire time of one byte at `baudRate`, µs: start bit, 8 data bits, stop bit. */
 export function byteMicros(baudRate: number): number {

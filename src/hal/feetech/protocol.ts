@@ -29,7 +29,7 @@ export const StatusError = { VOLTAGE: 1, ANGLE: 2, OVERHEAT: 4, OVERCURRENT: 8, 
 
 /** Each error bit's name and what to do about it, for the fault text. */
 export const STATUS_ERROR_TEXT: readonly (readonly [bit: number, name: string, fix: string])[] = [
-  [StatusError.VOLTAGE, 'input voltage out of range', 'check the servo supply (an STS3215 wants 6-7.4 V at the bus board; a 5 V supply browns out under load) and its wiring'],
+  [StatusError.VOLTAGE, 'input voltage out of range', 'the supply at the servo is outside its Min/Max_Voltage_Limit (registers 15/14, 0.1 V units): use the supply the servos are made for (the SO-101 kit: 5 V for the 7.4 V STS3215, 12 V for the 12 V one), check it holds its voltage under load, and check the bus board\'s power wiring'],
   [StatusError.ANGLE, 'angle sensor error', 'the magnetic encoder reads nothing sensible: the servo is damaged or its magnet is loose; replace the servo'],
   [StatusError.OVERHEAT, 'overheat', 'let the servo cool; lower the load or the duty (a joint held against gravity or a limit heats up)'],
   [StatusError.OVERCURRENT, 'overcurrent', 'a stalled or blocked joint: look for a collision, a cable caught in the joint, or a limit set past the hard stop'],

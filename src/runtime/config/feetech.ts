@@ -5,6 +5,7 @@
  * position limits lie inside what its calibrated range lets the servo reach.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import {
   calibrationProblems,
@@ -25,8 +26,12 @@ function fmt(n: number): string {
   return String(Number(n.toFixed(4)));
 }
 
-/** The calibration file robot.yaml names, resolved against robot.yaml's folder. */
+/**
+ * The calibration file robot.yaml names, resolved against robot.yaml's folder; a leading `~/` is
+ * the home directory, as in the path LeRobot prints (~/.cache/huggingface/lerobot/calibration/...).
+ */
 export function feetechCalibrationFile(robotFile: string, calibration: string): string {
+  if (calibration === '~' || calibration.startsWith('~/')) return path.join(homedir(), calibration.slice(1));
   return path.resolve(path.dirname(robotFile), calibration);
 }
 

@@ -59,6 +59,15 @@ describe('a Feetech arm in robot.yaml', () => {
     NAMES.forEach((name, k) => expect(arm?.joints[k].calibration).toEqual(calibration[name]));
   });
 
+  it('resolves a calibration path from ~/ against the home directory, as LeRobot prints it', async () => {
+    const { feetechCalibrationFile } = await import('../../../src/runtime/config/feetech.js');
+    const { homedir } = await import('node:os');
+    expect(feetechCalibrationFile('/etc/embody/robot.yaml', '~/.cache/huggingface/lerobot/calibration/robots/so101_follower/a.json')).toBe(
+      path.join(homedir(), '.cache/huggingface/lerobot/calibration/robots/so101_follower/a.json'),
+    );
+    expect(feetechCalibrationFile('/etc/embody/robot.yaml', 'cal/a.json')).toBe('/etc/embody/cal/a.json');
+  });
+
   it('refuses a calibration for other motors or ids, and limits past the calibrated range', () => {
     const wrong = { ...calibration, elbow_flex: { ...calibration.elbow_flex, id: 7 }, extra_motor: calibration.gripper };
     writeFileSync(path.join(dir, 'wrong.json'), JSON.stringify(wrong));
