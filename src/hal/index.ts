@@ -152,7 +152,7 @@ export function openRobotHardware(robot: RobotDescription, options: HardwareOpti
     const brake = brakeLine === undefined || brakeLine.kind === 'sim' ? undefined : openGpioBrake(brakeLine, period);
     const estop = robot.estop;
     return {
-      joints: feetech !== undefined ? new FeetechArmHardware(feetech, { periodSeconds: period / 1000 }) : new ServoArmHardware(arm as ServoArmConfig, { periodSeconds: period / 1000, squeezeJoint }),
+      joints: feetech !== undefined ? new FeetechArmHardware(feetech, { periodSeconds: period / 1000, readerPriority: Math.max(0, robot.control.realtime_priority - 1) }) : new ServoArmHardware(arm as ServoArmConfig, { periodSeconds: period / 1000, squeezeJoint }),
       estop: estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : estop.kind === 'none' ? noEstopLine : openGpioEstop(estop, period),
       ...(brake ? { brake } : {}),
     };

@@ -46,6 +46,8 @@ export interface FeetechArmOptions {
   readonly periodSeconds: number;
   /** The byte stream (default: the tty robot.yaml names, opened at open()). */
   readonly openLink?: (config: FeetechArmConfig) => SerialLink;
+  /** SCHED_FIFO priority of the serial reader thread (default 0: normal scheduling). */
+  readonly readerPriority?: number;
 }
 
 /** Slots of FeetechArmHardware.telemetry per servo: volts, °C, raw position, raw load. */
@@ -165,11 +167,12 @@ export class FeetechArmHardware implements JointHardware {
 
   open(): void {
     if (this.#open) return;
-    const link = this.#options.openLink?.(this.config) ?? new TtySerialPort(this.config.serial.port, { baudRate: this.config.serial.baud_rate });
+    const link = this.#options.openLink?.(this.config) ?? new TtySerialPort(this.config.serial.port, { baudRate: this.config.serial.baud_rate, readerPriority: this.#options.readerPriority ?? 0 });
     const bus = new FeetechBus(link, this.config.serial.baud_rate);
     this.#bus = bus;
     try {
       this.#configure(bus);
+      link.startReader?.();
     } catch (error) {
       this.#bus = undefined;
       link.close();

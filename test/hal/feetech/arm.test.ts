@@ -25,13 +25,14 @@ function joints(): JointDescription[] {
 }
 
 /**
- * max_missed_ticks 10 (not the preset's 3) except where silence is the test: a pty's input goes
- * through a kernel worker thread, and on this shared 2-core host at load 5 it delivered bytes
- * 1.3-1.7 ms late at p99 (measured with an SCHED_FIFO reader) and far later now and then; a real
- * bus on an idle robot host does not see that, and a healthy-path test must not fault on it.
+ * max_missed_ticks 10 and max_error_fraction 0.9 (not the preset's 3 and 0.2) except where
+ * silence or a storm is the test: a tty's input goes through a kernel worker thread, and on this
+ * shared 2-core host at load 5 it delivered bytes 1.3-1.7 ms late at p99 (measured with an
+ * SCHED_FIFO reader) and tens of ms late now and then; a real bus on an idle robot host does not
+ * see that, and a healthy-path test must not fault on it.
  */
 function config(port: string, calibration?: LerobotCalibration, edit: Partial<FeetechArmConfig> = {}): FeetechArmConfig {
-  const section = { serial: { port, baud_rate: 1_000_000 }, retries: 2, max_missed_ticks: 10, max_error_fraction: 0.2, return_delay_us: 0, full_load_torque: 1.9 };
+  const section = { serial: { port, baud_rate: 1_000_000 }, retries: 2, max_missed_ticks: 10, max_error_fraction: 0.9, return_delay_us: 0, full_load_torque: 1.9 };
   return { ...feetechArmInput(section, joints(), calibration), ...edit };
 }
 
@@ -63,7 +64,8 @@ function run(a: FeetechArmHardware, envelope: JointEnvelope, target: Float64Arra
 
 async function openArm(calibration?: LerobotCalibration, edit: Partial<FeetechArmConfig> = {}): Promise<{ a: FeetechArmHardware; m: BusModel; envelope: JointEnvelope; state: ReturnType<typeof createJointState> }> {
   model = await startBusModel();
-  arm = new FeetechArmHardware(config(model.port, calibration, edit), { periodSeconds: DT });
+  // The reader thread SCHED_FIFO as in production (there: the control priority − 1); root here.
+  arm = new FeetechArmHardware(config(model.port, calibration, edit), { periodSeconds: DT, readerPriority: 20 });
   arm.open();
   const state = createJointState(6);
   arm.read(state);
@@ -112,7 +114,7 @@ describe('FeetechArmHardware on a pty bus', () => {
   });
 
   it('a servo that goes silent ends in a HardwareError naming its id and joint', async () => {
-    const { a, m, envelope, state } = await openArm(undefined, { max_missed_ticks: 3 });
+    const { a, m, envelope, state } = await openArm(undefined, { max_missed_ticks: 5 });
     const target = Float64Array.from(state.position);
     run(a, envelope, target, 3);
     await m.command({ cmd: 'silent', id: 3, on: true });
@@ -123,7 +125,7 @@ describe('FeetechArmHardware on a pty bus', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(HardwareError);
-    expect(String((error as Error).message)).toMatch(/servo 3 'elbow_flex'.*silent: no valid reply for 3 ticks/);
+    expect(String((error as Error).message)).toMatch(/servo 3 'elbow_flex'.*silent: no valid reply for 5 ticks/);
   });
 
   it('status error bits become a named fault: overload on servo 5', async () => {
@@ -135,7 +137,7 @@ describe('FeetechArmHardware on a pty bus', () => {
   });
 
   it('a storm of corrupt replies ends in an error storm fault even though each retry succeeds', async () => {
-    const { a, m, envelope, state } = await openArm();
+    const { a, m, envelope, state } = await openArm(undefined, { max_error_fraction: 0.2 });
     const target = Float64Array.from(state.position);
     run(a, envelope, target, 3);
     // Every other reply of servos 2 and 4 corrupt: each tick's first reply is bad, its retry good.
@@ -153,6 +155,14 @@ describe('FeetechArmHardware on a pty bus', () => {
     expect(s2).toMatchObject({ homing_offset: -90, min: 1000, max: 3000, lock: 1 });
     // Servo 2 starts at actual 2088; Present = actual − offset = 2178; mid 2000; drive_mode 1 flips the sign.
     expect(state.position[1]).toBeCloseTo((-(2178 - 2000) * 2 * Math.PI) / 4095, 6);
+  });
+
+  it('the adapter going away (the pty closed) is a HardwareError naming the port, from the reader thread', async () => {
+    const { a, m, envelope, state } = await openArm();
+    const target = Float64Array.from(state.position);
+    run(a, envelope, target, 3);
+    await m.stop();
+    expect(() => run(a, envelope, target, 20)).toThrow(/serial port \/dev\/pts\/\d+: (read|write) failed: EIO.*fix: the adapter went away/);
   });
 
   it('an id nobody answers fails open() naming the servo and joint', async () => {
