@@ -50,8 +50,10 @@ export interface FeetechBenchResult {
   readonly wireUs: number;
   /** Request written → last reply parsed, on the pty, µs. */
   readonly exchangeUs: Percentiles;
-  /** Highest rate with the p99 exchange within half of the period, Hz. */
+  /** Highest rate with the p99 exchange within half of the period, Hz (host jitter included). */
   readonly maxRateHz: number;
+  /** The same from the p50 exchange: what the bus itself allows, Hz. */
+  readonly maxRateP50Hz: number;
   /** read() + write() as the worker calls them, µs. */
   readonly tickIoUs: Percentiles;
   /** One bare non-blocking read() of the tty, µs (the syscall floor). */
@@ -111,9 +113,11 @@ function measureDriver(port: string, ticks: number): Omit<FeetechBenchResult, 'l
   const robot = loadRobotDescription(presetFile);
   const config = robotFeetechArm(robot);
   if (config === undefined) throw new Error(`${presetFile}: no feetech section`);
-  const arm = { ...config, serial: { ...config.serial, port } };
+  // The bench measures, it does not judge: a late reply (this shared host's tty kernel worker can be
+  // tens of ms late) is counted in lateTickShare instead of faulting the run.
+  const arm = { ...config, serial: { ...config.serial, port }, max_missed_ticks: 1_000_000, max_error_fraction: 1 };
   const dt = 1 / robot.control.rate_hz;
-  const hardware = new FeetechArmHardware(arm, { periodSeconds: dt });
+  const hardware = new FeetechArmHardware(arm, { periodSeconds: dt, readerPriority: Math.max(0, robot.control.realtime_priority - 1) });
   hardware.open();
   const n = hardware.jointCount;
   const state = createJointState(n);
@@ -186,6 +190,7 @@ function measureDriver(port: string, ticks: number): Omit<FeetechBenchResult, 'l
     wireUs: (txBytesPerTick + rxBytesPerTick) * byteMicros(config.serial.baud_rate) + n * (config.return_delay_us + 2),
     exchangeUs,
     maxRateHz: Math.floor(0.5e6 / exchangeUs.p99),
+    maxRateP50Hz: Math.floor(0.5e6 / exchangeUs.p50),
     tickIoUs: percentiles(io),
     anchorReadUs: percentiles(anchor),
     heapBytesPerTick,
@@ -220,7 +225,7 @@ export function formatFeetech(r: FeetechBenchResult): string {
   const f = (p: Percentiles, digits = 0): string => `p50 ${p.p50.toFixed(digits)} µs, p99 ${p.p99.toFixed(digits)} µs`;
   return (
     `feetech: ${r.preset}: ${r.txBytesPerTick.toFixed(0)} bytes out + ${r.rxBytesPerTick.toFixed(0)} in per tick = ${(r.wireUs / 1000).toFixed(2)} ms at 1 Mbps; ` +
-    `exchange on the pty ${f(r.exchangeUs)} -> bus supports ${r.maxRateHz} Hz with the exchange in half the period (LeRobot: 30 Hz; target >= 100); ` +
+    `exchange on the pty ${f(r.exchangeUs)} -> with the exchange in half the period the bus supports ${r.maxRateP50Hz} Hz at p50, ${r.maxRateHz} Hz at p99 (LeRobot: 30 Hz; target >= 100); ` +
     `tick I/O read+write ${f(r.tickIoUs, 1)} (anchor: one bare tty read ${f(r.anchorReadUs, 1)}); ${r.heapBytesPerTick.toFixed(2)} heap bytes per healthy tick; ${(100 * r.lateTickShare).toFixed(2)}% of ticks found replies missing (slow path)\n` +
     `feetech: tick lateness at ${r.lateness.rateHz} Hz over ${r.lateness.seconds} s: bus on ${f(r.lateness.busOn)}, max ${r.lateness.busOn.max.toFixed(0)} µs, ${r.lateness.busOn.missed} missed, ${r.lateness.busOn.hardwareErrors} hardware errors; ` +
     `bus off (--hal sim) ${f(r.lateness.busOff)}, max ${r.lateness.busOff.max.toFixed(0)} µs, ${r.lateness.busOff.missed} missed\n`
