@@ -237,7 +237,7 @@ class Bus:
             r = servo.r
             return {'id': servo.id, 'torque': r[40], 'lock': r[55], 'goal': from_sign_magnitude(servo.u16(42), 15),
                     'present': servo.u16(56), 'homing_offset': servo.homing(), 'min': servo.u16(9), 'max': servo.u16(11),
-                    'return_delay': r[7], 'mode': r[33]}
+                    'return_delay': r[7], 'mode': r[33], 'phase': r[18]}
         else:
             return {'error': f'unknown command {kind}'}
         return {'ok': True}

@@ -30,6 +30,7 @@ import {
   FEEDBACK_ADDRESS,
   FEEDBACK_LENGTH,
   OperatingMode,
+  PHASE_ANGLE_FEEDBACK,
   STS3215_MODEL_NUMBER,
   SignBit,
   Sts,
@@ -230,6 +231,8 @@ export class FeetechArmHardware implements JointHardware {
       write(id, Sts.LOCK, 0, 'Lock');
       write(id, Sts.RETURN_DELAY_TIME, config.return_delay_us >> 1, 'Return_Delay_Time');
       write(id, Sts.OPERATING_MODE, OperatingMode.POSITION, 'Operating_Mode');
+      const phase = this.#transact(id, 'READ Phase', () => bus.read(id, Sts.PHASE[0], 1, OPEN_TIMEOUT_MS));
+      if ((phase.data[0] & PHASE_ANGLE_FEEDBACK) !== 0) write(id, Sts.PHASE, phase.data[0] & ~PHASE_ANGLE_FEEDBACK, 'Phase');
       if (config.calibrated) {
         // LeRobot write_calibration: Homing_Offset (sign-magnitude, bit 11), Min/Max_Position_Limit.
         const c = joint.calibration;

@@ -45,6 +45,7 @@ export const Sts = {
   MIN_POSITION_LIMIT: [9, 2],
   MAX_POSITION_LIMIT: [11, 2],
   MAX_TORQUE_LIMIT: [16, 2],
+  PHASE: [18, 1],
   HOMING_OFFSET: [31, 2],
   OPERATING_MODE: [33, 1],
   TORQUE_ENABLE: [40, 1],
@@ -69,6 +70,11 @@ export const SignBit = { POSITION: 15, VELOCITY: 15, HOMING_OFFSET: 11, LOAD: 10
 
 export const STS3215_MODEL_NUMBER = 777;
 export const STS3215_STEPS_PER_TURN = 4096;
+/**
+ * Phase bit 4: the angle feedback mode. Set, Present_Position may leave 0..4095; LeRobot's
+ * configure_motors clears it on every STS3215, and so does open().
+ */
+export const PHASE_ANGLE_FEEDBACK = 0x10;
 /** Operating_Mode values: 0 position, 1 constant velocity (wheel), 2 PWM, 3 step. */
 export const OperatingMode = { POSITION: 0, VELOCITY: 1, PWM: 2, STEP: 3 } as const;
 

@@ -165,6 +165,15 @@ describe('FeetechArmHardware on a pty bus', () => {
     expect(() => run(a, envelope, target, 20)).toThrow(/serial port \/dev\/pts\/\d+: (read|write) failed: EIO.*fix: the adapter went away/);
   });
 
+  it('clears Phase bit 4 (angle feedback mode) at open, as LeRobot does, and leaves the other bits', async () => {
+    model = await startBusModel();
+    await model.command({ cmd: 'set', id: 4, address: 18, value: 0x1c });
+    arm = new FeetechArmHardware(config(model.port), { periodSeconds: DT, readerPriority: 20 });
+    arm.open();
+    expect((await model.command({ cmd: 'state', id: 4 })).phase).toBe(0x0c);
+    expect((await model.command({ cmd: 'state', id: 3 })).phase).toBe(0);
+  });
+
   it('an id nobody answers fails open() naming the servo and joint', async () => {
     model = await startBusModel([1, 2, 3, 4, 6]);
     arm = new FeetechArmHardware(config(model.port), { periodSeconds: DT });
