@@ -20,6 +20,7 @@ stdin is a pipe it reads JSON commands there, one a line, and answers each with 
   {"cmd": "corrupt", "id": 3, "count": 9, "every": 2}   every 2nd of its next 9 replies
   {"cmd": "garbage", "count": 5}                5 noise bytes go out before the next reply
   {"cmd": "error", "id": 3, "bits": 32}         its status error byte (0 clears it)
+  {"cmd": "reply_as", "id": 3, "as": 9}         it answers with id 9 (null: its own again)
   {"cmd": "set", "id": 3, "address": 63, "value": 70}   poke a register (1 byte)
   {"cmd": "state", "id": 3}                     its registers of interest
   {"cmd": "stats"}                              packets seen and replies sent
@@ -77,6 +78,7 @@ class Servo:
         self.velocity = 0.0
         self.silent = False
         self.corrupt = 0
+        self.reply_as = None                     # answer with another id (a mis-numbered servo)
         self.every = 1
         self.sent = 0
         self.error = 0
@@ -123,7 +125,7 @@ class Servo:
         r[66] = 1 if abs(self.velocity) > 1 else 0
 
     def status(self, params):
-        body = [self.id, len(params) + 2, self.error] + list(params)
+        body = [self.reply_as if self.reply_as is not None else self.id, len(params) + 2, self.error] + list(params)
         chk = checksum(body)
         if self.corrupt > 0:
             self.corrupt -= 1
@@ -231,6 +233,8 @@ class Bus:
             servo.sent = 0
         elif kind == 'error':
             servo.error = int(c['bits'])
+        elif kind == 'reply_as':
+            servo.reply_as = c.get('as')
         elif kind == 'set':
             servo.r[int(c['address'])] = int(c['value']) & 0xFF
         elif kind == 'state':

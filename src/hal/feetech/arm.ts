@@ -342,9 +342,11 @@ export class FeetechArmHardware implements JointHardware {
 
   #silent(i: number): HardwareError {
     const joint = this.config.joints[i];
+    const stranger = this.#bus?.strangerId ?? -1;
+    const hint = stranger >= 0 ? `; replies came from id ${stranger}, which no joint has: a servo answers with the wrong id (re-number it with lerobot-setup-motors)` : '';
     return new HardwareError(
       `feetech bus ${this.config.serial.port} servo ${joint.id} '${joint.name}'`,
-      `silent: no valid reply for ${this.#missedTicks[i]} ticks in a row (${this.config.retries} retries each); fix: the servo lost power or its cable came loose (check the daisy chain from the bus board to servo ${joint.id}), or it reset to another id or baud rate`,
+      `silent: no valid reply for ${this.#missedTicks[i]} ticks in a row (${this.config.retries} retries each)${hint}; fix: the servo lost power or its cable came loose (check the daisy chain from the bus board to servo ${joint.id}), or it reset to another id or baud rate`,
     );
   }
 

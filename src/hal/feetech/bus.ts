@@ -57,6 +57,8 @@ export class FeetechBus {
   readonly parser = new StatusParser();
   /** Bytes sent and received, sync reads, retries and replies missing: totals. */
   readonly stats = new Float64Array(BusStat.SIZE);
+  /** The id of the latest reply from a servo the read did not ask (−1: none yet): a mis-numbered servo. */
+  strangerId = -1;
   /** Outgoing packets: each is framed at #queued and sent by flush() (one write per tick). */
   readonly #tx = new Uint8Array(1024);
   #queued = 0;
@@ -148,7 +150,11 @@ export class FeetechBus {
     const length = read.length;
     while (parser.next()) {
       const k = read.slotOf(parser.id);
-      if (k < 0 || parser.length !== length || read.got[k] === 1) continue;
+      if (k < 0) {
+        this.strangerId = parser.id;
+        continue;
+      }
+      if (parser.length !== length || read.got[k] === 1) continue;
       const data = read.data;
       const params = parser.params;
       const base = k * length;

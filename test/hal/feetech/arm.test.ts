@@ -128,6 +128,14 @@ describe('FeetechArmHardware on a pty bus', () => {
     expect(String((error as Error).message)).toMatch(/servo 3 'elbow_flex'.*silent: no valid reply for 5 ticks/);
   });
 
+  it('a servo answering with the wrong id is silent under its own, and the fault names the id it used', async () => {
+    const { a, m, envelope, state } = await openArm(undefined, { max_missed_ticks: 5 });
+    const target = Float64Array.from(state.position);
+    run(a, envelope, target, 3);
+    await m.command({ cmd: 'reply_as', id: 2, as: 9 });
+    expect(() => run(a, envelope, target, 10)).toThrow(/servo 2 'shoulder_lift'.*silent: .*replies came from id 9, which no joint has/);
+  });
+
   it('status error bits become a named fault: overload on servo 5', async () => {
     const { a, m, envelope, state } = await openArm();
     const target = Float64Array.from(state.position);
