@@ -70,6 +70,12 @@ describe('robots/so101.yaml on the emulated pty bus', () => {
     expect(check.output()).toMatch(/FAIL servo 4 'wrist_flex': no answer to PING/);
   }, 30_000);
 
+  it('embody run --hal emulated refuses the SO-101 with how to run the bus model, and exits', async () => {
+    const run = embody(['run', '--robot', join(root, 'robots/so101.yaml'), '--hal', 'emulated', '--broker', 'none', '--duration', '1']);
+    expect(await run.exit).toBe(1);
+    expect(run.output()).toContain('--hal emulated: the Feetech bus is not emulated inside embody yet; run the STS3215 bus model on a pseudo-terminal');
+  }, 30_000);
+
   it('embody run drives the arm over the bus through the whole runtime and leaves torque off', async () => {
     model = await startBusModel();
     const report = join(directory, 'run.json');
