@@ -95,9 +95,10 @@ describe('FeetechArmHardware on a pty bus', () => {
       expect(Math.abs(Number(s.goal) - (2047.5 + (target[k] * 4095) / (2 * Math.PI)))).toBeLessThanOrEqual(1);
       expect(state.position[k]).toBeCloseTo(target[k], 1);
     }
-    const stats = a.bus?.stats;
-    expect(stats?.[BusStat.RETRIES]).toBe(0);
-    expect(stats?.[BusStat.SYNC_READS]).toBeGreaterThanOrEqual(120);
+    // No corrupt packet on a healthy bus; how many replies were late (and retried) depends on the
+    // host's load (the tty kernel worker), so it is not asserted here.
+    expect(a.bus?.parser.counts[ParserCount.CHECKSUM_ERRORS]).toBe(0);
+    expect(a.bus?.stats[BusStat.SYNC_READS]).toBeGreaterThanOrEqual(120);
   });
 
   it('a corrupt checksum and garbage bytes are recovered within the tick, counted, no fault', async () => {
