@@ -9,6 +9,7 @@
  *   tactile    touch estimator cost per frame per pad, by ROI size
  *   hal        one I/O tick of the 6-servo I2C preset on the emulated bus, and its 400 kHz bus time
  *   record     tick p99 and missed ticks with recording on vs off (96x72, 640x480), bytes/s per channel, JPEG encode time, export time
+ *   feetech    the SO-101's Feetech bus on a pty: bytes and 1 Mbps time per tick, exchange p50/p99, max rate, lateness bus on vs off
  *   telemetry  MQTT message sizes, publish-to-subscriber latency beside a bare client, loop lateness with and without
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { benchStartup } from './startup.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const robotFile = `${root}robots/sim-arm.yaml`;
-const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'tactile', 'record'] as const;
+const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'feetech', 'tactile', 'record'] as const;
 
 export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
   const selected = name ? [name] : [...names];
@@ -82,6 +83,12 @@ export async function benchCommand(name: string | undefined, options: { seconds?
       const r = benchHal();
       results.hal = r;
       process.stdout.write(formatHal(r) + '\n');
+    }
+    if (bench === 'feetech') {
+      const { benchFeetech, formatFeetech } = await import('./feetech.js');
+      const r = await benchFeetech({ seconds: options.seconds });
+      results.feetech = r;
+      process.stdout.write(formatFeetech(r));
     }
     if (bench === 'telemetry') {
       const { benchTelemetry, formatTelemetry } = await import('./telemetry.js');

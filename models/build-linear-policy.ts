@@ -9,6 +9,7 @@
  * with (home sits a little off-centre) and never drifts: a slow, bounded oscillation.
  *
  *   npx tsx models/build-linear-policy.ts [out.onnx]
+ *   npx tsx models/build-linear-policy.ts --so101 [out.onnx]   (robots/so101.yaml)
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +37,24 @@ export const sim4dofOscillator: LinearOscillator = {
     [2, 3],
   ],
   periodS: 8,
+  rateHz: 10,
+  horizon: 8,
+};
+
+/**
+ * robots/so101.yaml's: (shoulder_pan, shoulder_lift), (elbow_flex, wrist_flex) and
+ * (wrist_roll, gripper) circle slowly around a pose near the middle of their ranges: an exercise of
+ * the bus and the envelope, not a task. On a real SO-101 it swings the arm: clear the table first.
+ */
+export const so101Oscillator: LinearOscillator = {
+  center: [0.0, -0.3, 0.3, 0.0, 0.0, 0.4],
+  scale: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+  pairs: [
+    [0, 1],
+    [2, 3],
+    [4, 5],
+  ],
+  periodS: 10,
   rateHz: 10,
   horizon: 8,
 };
@@ -80,7 +99,9 @@ export function buildLinearPolicy(file: string, o: LinearOscillator = sim4dofOsc
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const out = path.resolve(process.argv[2] ?? 'models/linear/linear.onnx');
-  buildLinearPolicy(out);
+  // `--so101 [out.onnx]` builds models/so101-linear/ (robots/so101.yaml) instead.
+  const so101 = process.argv[2] === '--so101';
+  const out = path.resolve(process.argv[so101 ? 3 : 2] ?? (so101 ? 'models/so101-linear/so101-linear.onnx' : 'models/linear/linear.onnx'));
+  buildLinearPolicy(out, so101 ? so101Oscillator : sim4dofOscillator);
   process.stdout.write(`wrote ${out}\n`);
 }

@@ -23,6 +23,10 @@ declare -A package_for=(
   [openssl]=openssl
   [tar]=tar
   [gzip]=gzip
+  # The Feetech bus tests (test/hal/feetech): the driver sets termios with stty, the STS3215 bus
+  # model runs under chrt -f.
+  [stty]=coreutils
+  [chrt]=util-linux
 )
 
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -34,6 +38,10 @@ for command in "${!package_for[@]}"; do
     missing+=(${package_for[$command]})
   fi
 done
+
+# The STS3215 bus model (scripts/feetech-bus-model.py) runs on Debian's python3: the python3 on
+# PATH may be another build (pyenv), so look for /usr/bin/python3 itself.
+if [ ! -x /usr/bin/python3 ]; then missing+=(python3); fi
 
 # Packages with no command of their own: ask dpkg. GStreamer plugins (videotestsrc, rawvideo caps
 # and friends); the keyring debootstrap checks the bookworm Release file with.

@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import type { ServoArmProbeOptions } from '../hal/devices/probe-arm.js';
 import type { HalKind } from '../hal/index.js';
 import { recorderObserver } from '../record/index.js';
+import type { FeetechArmConfig, RobotDescription } from '../robot/index.js';
 import { ConfigError, formatProblem, loadConfig, robotJsonSchema, createLogger, StatusLine, runRobot, StoppedBeforeReady, type RunOptions } from '../runtime/index.js';
 
 /** `embody run`'s options as the CLI parses them. */
@@ -92,6 +93,37 @@ export async function runCommand(options: RunCliOptions, policy?: RunOptions['po
   }
 }
 
+/** `embody check`'s hardware part for a Feetech arm: every servo pinged and read on the port. */
+async function checkFeetechHardware(
+  robot: RobotDescription,
+  hal: HalKind,
+  armOf: (robot: RobotDescription) => FeetechArmConfig | undefined,
+  problemOf: (robot: RobotDescription, kind: HalKind) => string | undefined,
+): Promise<number> {
+  const arm = armOf(robot);
+  if (arm === undefined) return 0;
+  if (hal === 'sim') {
+    process.stdout.write(`hardware: not probed (--hal sim: the plant simulator stands in for the servos; --hal real probes the bus on ${arm.serial.port})\n`);
+    return 0;
+  }
+  const problem = problemOf(robot, hal);
+  if (problem !== undefined) {
+    process.stderr.write(`check failed: ${problem}\n`);
+    return 1;
+  }
+  const { formatFeetechProbe, probeFeetechArm } = await import('../hal/feetech/index.js');
+  process.stdout.write(`hardware (--hal ${hal}): probing ${arm.joints.length} Feetech servos on ${arm.serial.port} at ${arm.serial.baud_rate} baud\n`);
+  const probe = probeFeetechArm(arm);
+  process.stdout.write(formatFeetechProbe(probe));
+  const failed = probe.servos.filter((s) => !s.ok);
+  if (probe.portError === undefined && failed.length === 0) {
+    process.stdout.write(`hardware ok: all ${probe.servos.length} servos answered\n`);
+    return 0;
+  }
+  process.stderr.write(probe.portError !== undefined ? `check failed: ${probe.portError}\n` : `check failed: ${failed.length} of ${probe.servos.length} servos missing or faulty: ${failed.map((s) => `servo ${s.id} '${s.joint}'`).join(', ')}\n`);
+  return 1;
+}
+
 export async function checkCommand(options: { robot: string; policy?: string; hal?: HalKind }): Promise<number> {
   try {
     const config = await loadConfig(options.robot, { policyOverride: options.policy });
@@ -115,8 +147,10 @@ export async function checkCommand(options: { robot: string; policy?: string; ha
       process.stderr.write('warning: record.cameras: jpeg needs ffmpeg on PATH to encode camera frames (Debian: apt-get install ffmpeg), or set record.cameras: off; without it the episodes have no images\n');
     }
     // The hardware: each chip of a servo arm probed on the buses robot.yaml names (real), or on
-    // the chip models (emulated). Loaded lazily: a robot without servo_arm never touches the HAL.
-    const { robotServoArm } = await import('../hal/index.js');
+    // the chip models (emulated); each servo of a Feetech arm on its port. Loaded lazily: a robot
+    // without either never touches the HAL.
+    const { robotFeetechArm, robotServoArm, halKindProblem } = await import('../hal/index.js');
+    if (config.robot.feetech !== undefined) return await checkFeetechHardware(config.robot, options.hal ?? 'real', robotFeetechArm, halKindProblem);
     const arm = robotServoArm(config.robot);
     if (arm === undefined) return 0;
     const hal = options.hal ?? 'real';

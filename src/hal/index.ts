@@ -9,6 +9,8 @@ import { SimJointHardware, SimPlant } from './sim/index.js';
 import { EmulatedServoArmHardware, type ServoArmModel } from './sim/devices/servo-arm-model.js';
 import { parseServoArmConfig, servoArmInput, type ServoArmConfig } from '../robot/index.js';
 import { ServoArmHardware } from './devices/servo-arm.js';
+import { feetechArmInput, type FeetechArmConfig } from '../robot/index.js';
+import { FeetechArmHardware, readLerobotCalibration } from './feetech/index.js';
 import type { DigitalInput, DigitalOutput, JointHardware } from './types.js';
 
 export * from './types.js';
@@ -38,6 +40,9 @@ export function defaultHalKind(robot: RobotDescription): HalKind {
 /** Why `kind` cannot run this robot, with the fix; undefined when it can. */
 export function halKindProblem(robot: RobotDescription, kind: HalKind): string | undefined {
   const simulated = robot.joints.every((j) => j.driver.kind === 'sim');
+  if (kind === 'emulated' && robot.feetech !== undefined) {
+    return `--hal emulated: the Feetech bus is not emulated inside embody yet; run the STS3215 bus model on a pseudo-terminal (/usr/bin/python3 scripts/feetech-bus-model.py --ids 1,2,3,4,5,6 --link /tmp/so101-bus) and point feetech.serial.port at it with --hal real, or use --hal sim`;
+  }
   if (kind === 'emulated' && simulated) return "--hal emulated: every joint is `driver: { kind: sim }`, there is no hardware to emulate; use --hal sim";
   if (kind === 'real' && simulated) return '--hal real: every joint is `driver: { kind: sim }`; give the joints real drivers (docs/HARDWARE.md) or use --hal sim';
   if (kind === 'real') {
@@ -52,6 +57,17 @@ export function halKindProblem(robot: RobotDescription, kind: HalKind): string |
 export function robotServoArm(robot: RobotDescription): ServoArmConfig | undefined {
   if (robot.servo_arm === undefined) return undefined;
   return parseServoArmConfig(servoArmInput(robot.servo_arm, robot.joints));
+}
+
+/**
+ * The Feetech arm's configuration from robot.yaml (joints with `driver: feetech` plus `feetech`),
+ * with the LeRobot calibration file read and checked (its path is absolute after loading).
+ */
+export function robotFeetechArm(robot: RobotDescription): FeetechArmConfig | undefined {
+  const section = robot.feetech;
+  if (section === undefined) return undefined;
+  const calibration = section.calibration === undefined ? undefined : readLerobotCalibration(section.calibration);
+  return feetechArmInput(section, robot.joints, calibration, section.calibration);
 }
 
 /**
@@ -109,6 +125,9 @@ function simOutput(lines: SimLines | undefined, description: string): DigitalOut
 type GpioEstop = Extract<RobotDescription['estop'], { kind: 'gpio' }>;
 type GpioBrake = Extract<NonNullable<RobotDescription['brake_output']>, { kind: 'gpio' }>;
 
+/** `estop: { kind: none }` on real hardware: a line that is never pressed (the software stop remains). */
+const noEstopLine: DigitalInput = { description: 'no e-stop line (estop: none)', read: () => 0, close: () => undefined };
+
 function openGpioEstop(line: GpioEstop, tickPeriodMs: number): DigitalInput {
   const { chip, line: offset, active_low, debounce_ms, backend } = line;
   return openGpioInput({ chip, line: offset, active_low, debounce_ms }, { backend, tickPeriodMs });
@@ -126,13 +145,15 @@ export function openRobotHardware(robot: RobotDescription, options: HardwareOpti
   const gripJoint = robot.gripper ? robot.joints.findIndex((j) => j.name === robot.gripper?.joint) : -1;
   const squeezeJoint = gripJoint >= 0 ? gripJoint : undefined;
   if (options.kind === 'real') {
-    const arm = robotServoArm(robot);
-    if (arm === undefined) throw new Error('--hal real: no joint driver to open (servo joints need a servo_arm section)');
+    const feetech = robotFeetechArm(robot);
+    const arm = feetech === undefined ? robotServoArm(robot) : undefined;
+    if (feetech === undefined && arm === undefined) throw new Error('--hal real: no joint driver to open (servo joints need a servo_arm section, feetech joints a feetech section)');
     const brakeLine = robot.brake_output;
     const brake = brakeLine === undefined || brakeLine.kind === 'sim' ? undefined : openGpioBrake(brakeLine, period);
+    const estop = robot.estop;
     return {
-      joints: new ServoArmHardware(arm, { periodSeconds: period / 1000, squeezeJoint }),
-      estop: robot.estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : openGpioEstop(robot.estop, period),
+      joints: feetech !== undefined ? new FeetechArmHardware(feetech, { periodSeconds: period / 1000, readerPriority: Math.max(0, robot.control.realtime_priority - 1) }) : new ServoArmHardware(arm as ServoArmConfig, { periodSeconds: period / 1000, squeezeJoint }),
+      estop: estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : estop.kind === 'none' ? noEstopLine : openGpioEstop(estop, period),
       ...(brake ? { brake } : {}),
     };
   }
@@ -142,7 +163,8 @@ export function openRobotHardware(robot: RobotDescription, options: HardwareOpti
   const plant = new SimPlant(robot, options.seed ?? robot.sim?.seed ?? 1);
   const push = lines ? { cells: lines.cells, joint: lines.pushJoint, micro: lines.pushMicro } : undefined;
   const simulatedLines = options.kind === 'emulated' || robot.joints.some((j) => j.driver.kind !== 'sim');
-  const estop = simulatedLines || robot.estop.kind === 'sim' ? simInput(lines, 'sim e-stop line') : openGpioEstop(robot.estop, period);
+  const estopLine = robot.estop;
+  const estop = simulatedLines || estopLine.kind !== 'gpio' ? simInput(lines, 'sim e-stop line') : openGpioEstop(estopLine, period);
   const brakeLine = robot.brake_output;
   const brake = brakeLine === undefined ? undefined : simulatedLines || brakeLine.kind === 'sim' ? simOutput(lines, 'sim brake line') : openGpioBrake(brakeLine, period);
   const world = { size: plant.snapshotSize, write: (out: Float64Array, offset: number) => plant.writeSnapshot(out, offset) };

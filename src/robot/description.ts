@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { robotIdPattern, robotIdProblem, robotIdRule } from './robot-id.js';
 import { servoArmSectionSchema, servoDriverSchema } from './servo-arm.js';
+import { feetechDriverSchema, feetechSectionSchema } from './feetech.js';
 
 const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
 const positive = finite.refine((v) => v > 0, { message: 'must be greater than zero' });
@@ -46,6 +47,7 @@ export const jointDriverSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('sim') }).strict().describe('joint of the simulated plant'),
     servoDriverSchema,
+    feetechDriverSchema,
   ])
   .describe('which HAL driver moves this joint');
 
@@ -202,6 +204,10 @@ export const estopSchema = z
         stop_category: stopCategory,
       })
       .strict(),
+    z
+      .object({ kind: z.literal('none'), stop_category: stopCategory })
+      .strict()
+      .describe('no e-stop line (a desktop arm such as the SO-101): only the software stop (MQTT cmd/mode stop or estop, SIGTERM) and pulling the servo supply stop it; `embody check` warns'),
   ])
   .describe('the emergency-stop input line');
 
@@ -377,6 +383,9 @@ export const robotDescriptionSchema = z
       .optional()
       .describe('the I2C side of an arm whose joints have `driver: { kind: servo }` (docs/HARDWARE.md)'),
     record: recordSchema.optional().describe('the episode recorder (docs/RECORDING.md)'),
+    feetech: feetechSectionSchema
+      .optional()
+      .describe('the serial bus of an arm whose joints have `driver: { kind: feetech, id }` (SO-100/SO-101; docs/HARDWARE.md)'),
     sim: simSchema.optional().describe('the simulated world: the plant of `driver: sim` joints, and what `--hal emulated` puts real hardware into'),
   })
   .strict();

@@ -6,4 +6,5 @@
 export * from './description.js';
 export * from './robot-id.js';
 export * from './servo-arm.js';
+export * from './feetech.js';
 export { SerialChain } from './kinematics.js';

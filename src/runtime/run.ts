@@ -74,7 +74,11 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   const { manifest } = config;
   const hardware: HardwareOptions = options.hardware ?? { kind: defaultHalKind(config.robot) };
   const halProblem = hardware.kind === 'sim' ? undefined : halKindProblem(config.robot, hardware.kind);
-  if (halProblem !== undefined) throw new Error(`${config.robotFile}: ${halProblem}`);
+  if (halProblem !== undefined) {
+    // The policy process is already running: stop it, or it holds the process open after the error.
+    await config.session.release();
+    throw new Error(`${config.robotFile}: ${halProblem}`);
+  }
   const robot = robotForHal(config.robot, hardware.kind); // cameras render the sim world unless real
   const runner = new PolicyRunner(config.session, manifest, robot);
   const ticksPerAction = robot.control.rate_hz / manifest.rate_hz;

@@ -28,6 +28,7 @@ import {
 import type { RobotOutline } from './policy.js';
 import { robotWarnings } from './warnings.js';
 import { servoArmInput, servoArmSchema, servoArmSectionSchema } from '../../robot/index.js';
+import { checkFeetechJoints, feetechCalibrationFile } from './feetech.js';
 
 export interface RobotReadResult {
   /** Present only when there are no problems. */
@@ -130,7 +131,7 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
     }
   }
 
-  checkServoJoints(data, rawJoints, out);
+  checkDriverSections(data, rawJoints, out, file);
 
   const rawCameras = listAt(data, 'cameras');
   const cameraNames = rawCameras.map((c) => stringField(c, 'name'));
@@ -230,6 +231,12 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
     out.add(['telemetry', 'state_rate_hz'], `state_rate_hz ${telemetry.data.state_rate_hz} is above the control rate ${control.data.rate_hz} Hz`, `set it to ${control.data.rate_hz} or less; there is no newer state to send`);
   }
   return out.problems;
+}
+
+/** Each driver family's joints against its bus section (I2C servo arm, Feetech bus). */
+function checkDriverSections(data: Record<string, unknown>, rawJoints: unknown[], out: ProblemList, file: string): void {
+  checkServoJoints(data, rawJoints, out);
+  checkFeetechJoints(data, rawJoints, out, file);
 }
 
 /**
@@ -337,6 +344,9 @@ export function readRobotDescription(file: string): RobotReadResult {
   const semantic = checkRobotData(source.data, file, source.lineOf);
   const problems = sortByLine([...(validated.ok ? [] : validated.problems), ...semantic]);
   if (validated.ok && problems.length === 0) {
+    const feetech = validated.value.feetech;
+    // The calibration file is read where the hardware opens (the control worker): hand it an absolute path.
+    if (feetech?.calibration !== undefined) feetech.calibration = feetechCalibrationFile(file, feetech.calibration);
     return { robot: validated.value, problems, data: source.data, warnings: robotWarnings(validated.value, file, source.lineOf) };
   }
   return { problems, data: source.data, warnings: [] };

@@ -51,5 +51,18 @@ export function stoppingTimeWarnings(robot: RobotDescription, file: string, line
 
 /** Every warning for a robot that passed its checks. */
 export function robotWarnings(robot: RobotDescription, file: string, lineOf?: (p: FieldPath) => number | undefined): ConfigProblem[] {
-  return stoppingTimeWarnings(robot, file, lineOf);
+  return [...stoppingTimeWarnings(robot, file, lineOf), ...estopWarnings(robot, file, lineOf)];
+}
+
+/** A robot without an e-stop line can only be stopped in software or by pulling its supply. */
+export function estopWarnings(robot: RobotDescription, file: string, lineOf?: (p: FieldPath) => number | undefined): ConfigProblem[] {
+  const out = new ProblemList(file, lineOf);
+  if (robot.estop.kind === 'none') {
+    out.add(
+      ['estop', 'kind'],
+      'no e-stop line: only the software stop (MQTT cmd/mode stop, SIGTERM) and pulling the servo supply stop this robot',
+      'keep the servo supply switch or plug within reach; wire a normally-closed button to a GPIO line (estop: { kind: gpio, ... }) where the host has one',
+    );
+  }
+  return out.problems;
 }
