@@ -78,7 +78,7 @@ export const causeNames = [
   'shutdown requested',
   'emergency stop',
   'controlled stop complete',
-  'armed automatically (simulated robot)',
+  'armed automatically (a simulated robot, or --arm)',
   'a held joint moved (monitored standstill)',
   'software emergency stop',
   'a joint lost track of its command (following error)',
