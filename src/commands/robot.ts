@@ -16,6 +16,7 @@ export interface RunCliOptions {
   stateDir?: string;
   report?: string;
   trace?: string;
+  http?: string;
   arm?: boolean;
   hal?: 'sim' | 'emulated' | 'real';
   logLevel: string;
@@ -57,6 +58,7 @@ export async function runCommand(options: RunCliOptions): Promise<number> {
       stateDir: options.stateDir,
       reportFile: options.report,
       traceFile: options.trace,
+      ...(options.http !== undefined ? { http: options.http } : {}),
       autoArm: options.arm,
       ...(options.hal ? { hardware: { kind: options.hal } } : {}),
       log,
