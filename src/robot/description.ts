@@ -302,7 +302,7 @@ export const httpSchema = z
       .optional()
       .describe('serve HTTPS (and wss://) with this certificate'),
     allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'expected scheme://host[:port], e.g. https://robot.local:8080')).default([]).describe('extra Origins whose pages may open the live WebSocket (the page\'s own origin always may)'),
-    update_hz: z.number().min(1).max(50).default(10).describe('page state updates per second'),
+    update_hz: z.number().min(1).max(50).default(20).describe('page state updates per second (20: at least 10 on a busy main thread)'),
     camera_fps: z.number().min(0).max(30).default(10).describe('camera images per second to each page (JPEG; 0: none)'),
     camera_max_width: z.number().int().min(16).default(320).describe('wider camera images are downscaled to this width before encoding'),
   })

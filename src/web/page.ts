@@ -49,7 +49,7 @@ export const PAGE_HTML = `<!doctype html>
   </section>
   <section class="panel" id="events-panel">
     <h2>Last events</h2>
-    <ol id="events"></ol>
+    <ul id="events"></ul>
   </section>
 </main>
 </body>
@@ -72,7 +72,7 @@ h2 { font-size: 1em; margin: 0 0 .5em; color: var(--dim); } h2 small { font-weig
 main { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: .8em; padding: .8em; }
 .panel { background: var(--panel); border-radius: 6px; padding: .8em; }
 canvas.camera { width: 100%; max-width: 480px; image-rendering: pixelated; background: #000; display: block; }
-.pad { display: grid; grid-template-columns: 7em 4em 1fr 4em; gap: .5em; align-items: center; margin: .3em 0; }
+.pad { display: grid; grid-template-columns: 7em 5.5em 1fr 4em; gap: .5em; align-items: center; margin: .3em 0; }
 .pad .state { font-weight: bold; color: var(--dim); } .pad.on .state { color: var(--ok); }
 .bar { height: 10px; background: #30363d; border-radius: 5px; position: relative; overflow: hidden; }
 .bar i { position: absolute; left: 0; top: 0; bottom: 0; background: var(--ok); }
@@ -89,7 +89,7 @@ input { font: inherit; padding: .4em; border-radius: 4px; border: 1px solid #444
 .row { display: flex; gap: .4em; margin: .4em 0; }
 #ack { min-height: 1.4em; margin: .4em 0; } #ack.bad { color: var(--bad); } #ack.good { color: var(--ok); }
 dl { display: grid; grid-template-columns: auto 1fr; gap: .2em 1em; margin: .6em 0 0; } dt { color: var(--dim); } dd { margin: 0; font-variant-numeric: tabular-nums; }
-#events { margin: 0; padding-left: 1.4em; font-size: .92em; max-height: 22em; overflow: auto; } #events li { margin: .15em 0; } #events .tick { color: var(--dim); }
+#events { margin: 0; padding: 0; list-style: none; font-size: .92em; max-height: 22em; overflow: auto; } #events li { margin: .15em 0; } #events .tick { color: var(--dim); }
 `;
 
 export const PAGE_JS = `'use strict';

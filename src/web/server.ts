@@ -275,6 +275,8 @@ export class WebFace {
         return reply(200, 'text/javascript; charset=utf-8', PAGE_JS);
       case '/page.css':
         return reply(200, 'text/css; charset=utf-8', PAGE_CSS);
+      case '/favicon.ico':
+        return reply(204, 'image/x-icon', '');
       case '/healthz':
         return reply(200, 'text/plain', 'ok\n');
       case '/readyz': {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Subscription } from 'rxjs';
+import type { CameraWorld } from '../../hal/camera/index.js';
 import type { RobotDescription } from '../../robot/index.js';
 import { formatMetrics, histogramFromBins, JpegEncoder, WebFace, type MetricFamily } from '../../web/index.js';
 import type { Pipeline, RuntimeEvent } from '../pipeline/index.js';
@@ -36,7 +37,7 @@ type HttpSettings = NonNullable<RobotDescription['http']>;
 /** robot.yaml's http section with --http applied; undefined: off. */
 export function httpSettings(robot: RobotDescription, override: string | undefined): HttpSettings | undefined {
   if (override === 'none') return undefined;
-  const base: HttpSettings | undefined = robot.http ?? (override !== undefined ? { host: '127.0.0.1', port: 8080, allowed_origins: [], update_hz: 10, camera_fps: 10, camera_max_width: 320 } : undefined);
+  const base: HttpSettings | undefined = robot.http ?? (override !== undefined ? { host: '127.0.0.1', port: 8080, allowed_origins: [], update_hz: 20, camera_fps: 10, camera_max_width: 320 } : undefined);
   if (base === undefined || override === undefined) return base;
   const match = /^(.+):(\d{1,5})$/.exec(override);
   if (!match || Number(match[2]) > 65535) throw new Error(`--http ${override}: expected HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8080) or none`);
@@ -55,7 +56,7 @@ export function webObserver(options: WebObserverOptions): Observer {
       const dir = path.dirname(options.robotFile);
       const read = (file: string): Buffer => readFileSync(path.resolve(dir, file));
       const token = settings.token_file !== undefined ? read(settings.token_file).toString('utf8').replace(/\r?\n$/, '') : undefined;
-      const view = new PageView(pipeline, options.mqtt);
+      const view = new PageView(pipeline, options.mqtt, run.world);
       subscriptions.add(pipeline.events$.subscribe((event) => view.event(event)));
       subscriptions.add(every(250).subscribe(() => view.sampleTicks()));
       const f = await WebFace.open({
@@ -105,15 +106,17 @@ export function webObserver(options: WebObserverOptions): Observer {
 class PageView {
   readonly #pipeline: Pipeline;
   readonly #mqtt: () => MqttLinkState;
+  readonly #world: CameraWorld | undefined;
   readonly #snapshot;
   readonly #events: { tick: number; kind: string; message: string }[] = [];
   #cause = '';
   #ticks = 0;
   #ticksAt = performance.now();
 
-  constructor(pipeline: Pipeline, mqtt: () => MqttLinkState) {
+  constructor(pipeline: Pipeline, mqtt: () => MqttLinkState, world: CameraWorld | undefined) {
     this.#pipeline = pipeline;
     this.#mqtt = mqtt;
+    this.#world = world;
     this.#snapshot = snapshotView(new Float64Array(pipeline.control.shared.snapshot.length), pipeline.robot.joints.length);
   }
 
@@ -172,6 +175,7 @@ class PageView {
       in_contact: Array.from(t.inContact),
       events: this.#events,
       mqtt: this.#mqtt(),
+      task: this.#world?.describe(view.world) ?? '',
     });
   }
 

@@ -22,7 +22,7 @@ describe('robot.yaml http', () => {
   it('is off when absent, and defaults to 127.0.0.1:8080 when present', () => {
     expect(loadRobotDescription(robotWith(undefined)).http).toBeUndefined();
     const http = loadRobotDescription(robotWith({})).http;
-    expect(http).toMatchObject({ host: '127.0.0.1', port: 8080, update_hz: 10, camera_fps: 10 });
+    expect(http).toMatchObject({ host: '127.0.0.1', port: 8080, update_hz: 20, camera_fps: 10 });
   });
 
   it('accepts a token file of mode 0600', () => {
