@@ -10,7 +10,10 @@ import { WebFace, type WebCommand, type WebFaceOptions } from '../../src/web/ind
 const faces: WebFace[] = [];
 const sockets: (WebSocket | Socket)[] = [];
 afterEach(async () => {
-  for (const s of sockets.splice(0)) (s instanceof WebSocket ? s.terminate() : s.destroy());
+  for (const s of sockets.splice(0)) {
+    if (s instanceof WebSocket) s.terminate();
+    else s.destroy();
+  }
   for (const f of faces.splice(0)) await f.close();
 });
 
