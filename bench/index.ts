@@ -9,6 +9,7 @@
  *   tactile    touch estimator cost per frame per pad, by ROI size
  *   hal        one I/O tick of the 6-servo I2C preset on the emulated bus, and its 400 kHz bus time
  *   telemetry  MQTT message sizes, publish-to-subscriber latency beside a bare client, loop lateness with and without
+ *   web        JPEG cost per camera image for the live page; loop lateness with two pages open beside none
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ import { benchStartup } from './startup.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const robotFile = `${root}robots/sim-arm.yaml`;
-const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'tactile'] as const;
+const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'tactile', 'web'] as const;
 
 export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
   const selected = name ? [name] : [...names];
@@ -81,6 +82,12 @@ export async function benchCommand(name: string | undefined, options: { seconds?
       const r = await benchTelemetry({ robotFile, loopSeconds: options.seconds });
       results.telemetry = r;
       process.stdout.write(formatTelemetry(r) + '\n');
+    }
+    if (bench === 'web') {
+      const { benchWeb, formatWeb } = await import('./web.js');
+      const r = await benchWeb({ robotFile, seconds: options.seconds });
+      results.web = r;
+      process.stdout.write(formatWeb(r) + '\n');
     }
     if (bench === 'model') {
       const { benchModelPrecision } = await import('./model-precision.js');

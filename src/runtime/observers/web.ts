@@ -8,11 +8,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Subscription } from 'rxjs';
 import type { CameraWorld } from '../../hal/camera/index.js';
-import type { RobotDescription } from '../../robot/index.js';
-import { formatMetrics, histogramFromBins, JpegEncoder, WebFace, type MetricFamily } from '../../web/index.js';
+import type { CameraDescription, RobotDescription } from '../../robot/index.js';
+import { formatMetrics, histogramFromBins, JpegEncoder, JpegStream, WebFace, type MetricFamily, type RgbImage } from '../../web/index.js';
 import type { Pipeline, RuntimeEvent } from '../pipeline/index.js';
 import { SnapshotRecord } from '../records.js';
 import { Counter, Mode, modeNames, snapshotView } from '../shared-state.js';
+import type { Logger } from '../logger.js';
 import type { Observer, RunContext } from './observer.js';
 import { safetyCounts } from './safety-counts.js';
 
@@ -46,6 +47,7 @@ export function httpSettings(robot: RobotDescription, override: string | undefin
 
 export function webObserver(options: WebObserverOptions): Observer {
   const subscriptions = new Subscription();
+  const closers: (() => void)[] = [];
   let face: WebFace | undefined;
   return {
     name: 'web',
@@ -76,20 +78,14 @@ export function webObserver(options: WebObserverOptions): Observer {
       log.info({ url: f.url, token: token !== undefined }, `live page: ${f.url} (metrics at ${f.url}metrics)`);
       subscriptions.add(every(1000 / settings.update_hz).subscribe(() => f.pages > 0 && f.broadcastText(view.state())));
       if (settings.camera_fps > 0 && pipeline.robot.cameras.length > 0) {
-        const encoder = new JpegEncoder(settings.camera_max_width);
-        const sent = new Map<string, number>();
+        const feeds = pipeline.robot.cameras.map((camera, index) => cameraFeed(camera, index, settings.camera_max_width, f, log));
+        closers.push(() => feeds.forEach((feed) => feed.close()));
         subscriptions.add(
           every(1000 / settings.camera_fps).subscribe(() => {
             if (f.pages === 0) return;
             pipeline.robot.cameras.forEach((camera, index) => {
               const frame = pipeline.touch.frames.get(camera.name);
-              if (frame === undefined || sent.get(camera.name) === frame.sequence) return;
-              sent.set(camera.name, frame.sequence);
-              const jpeg = encoder.encode(frame);
-              const message = Buffer.allocUnsafe(jpeg.length + 1);
-              message[0] = index;
-              jpeg.copy(message, 1);
-              f.broadcastBinary(message);
+              if (frame !== undefined) feeds[index].offer(frame);
             });
           }),
         );
@@ -97,8 +93,46 @@ export function webObserver(options: WebObserverOptions): Observer {
     },
     async stop() {
       subscriptions.unsubscribe();
+      for (const close of closers) close();
       await face?.close();
     },
+  };
+}
+
+/**
+ * One camera's images to the pages: new frames only, JPEG-encoded by an ffmpeg child; where
+ * ffmpeg is missing or fails, in-process by jpeg-js (slower, with a warning once).
+ */
+function cameraFeed(camera: CameraDescription, index: number, maxWidth: number, face: WebFace, log: Logger): { offer(frame: RgbImage & { sequence: number }): void; close(): void } {
+  let last = -1;
+  let fallback: JpegEncoder | undefined;
+  const send = (jpeg: Buffer): void => {
+    const message = Buffer.allocUnsafe(jpeg.length + 1);
+    message[0] = index;
+    jpeg.copy(message, 1);
+    face.broadcastBinary(message);
+  };
+  const stream = new JpegStream({
+    width: camera.width,
+    height: camera.height,
+    maxWidth,
+    onJpeg: send,
+    onError: (message) => {
+      log.warn({ camera: camera.name }, `live page camera: ${message}; encoding in-process with jpeg-js instead (slower)`);
+      fallback = new JpegEncoder(maxWidth);
+    },
+  });
+  return {
+    offer(frame) {
+      if (frame.sequence === last) return;
+      if (fallback !== undefined) {
+        last = frame.sequence;
+        send(fallback.encode(frame));
+      } else if (stream.offer(frame)) {
+        last = frame.sequence;
+      }
+    },
+    close: () => stream.close(),
   };
 }
 
