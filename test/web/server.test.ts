@@ -2,7 +2,12 @@
  * The web face on its own, over real sockets: security headers, the Origin check, the token,
  * stop that needs none, and a page that stops reading being dropped instead of buffered.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { get } from 'node:https';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { WebFace, type WebCommand, type WebFaceOptions } from '../../src/web/index.js';
@@ -154,5 +159,31 @@ describe('WebFace', () => {
     expect(face.pages).toBe(1);
     expect(reader.ws.readyState).toBe(WebSocket.OPEN);
     expect(received).toBeGreaterThan(sent / 2);
+  });
+
+  it('serves https and wss with the certificate robot.yaml names', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'embody-web-tls-'));
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    expect(made.status).toBe(0);
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const { face } = await open({ tls: { cert, key: readFileSync(join(dir, 'key.pem')) } });
+    expect(face.url).toBe(`https://127.0.0.1:${face.port}/`);
+    const body = await new Promise<string>((resolve, reject) => {
+      get(`https://127.0.0.1:${face.port}/healthz`, { ca: cert }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    expect(body).toBe('ok\n');
+    const ws = new WebSocket(`wss://127.0.0.1:${face.port}/live`, { ca: cert, origin: `https://127.0.0.1:${face.port}` });
+    sockets.push(ws);
+    const hello = await new Promise<string>((resolve, reject) => ws.once('message', (d) => resolve(String(d))).once('error', reject));
+    expect(JSON.parse(hello)).toMatchObject({ type: 'hello' });
+    // The plain-http origin of the same host is another origin.
+    const plain = new WebSocket(`wss://127.0.0.1:${face.port}/live`, { ca: cert, origin: `http://127.0.0.1:${face.port}` });
+    sockets.push(plain);
+    const status = await new Promise<number | undefined>((resolve) => plain.once('unexpected-response', (_req, res) => resolve(res.statusCode)).once('open', () => resolve(undefined)));
+    expect(status).toBe(403);
   });
 });
