@@ -16,7 +16,7 @@ const faces: WebFace[] = [];
 const sockets: (WebSocket | Socket)[] = [];
 afterEach(async () => {
   for (const s of sockets.splice(0)) {
-    if (s instanceof WebSocket) s.terminate();
+    if (s instanceof WebSocket) s.on('error', () => undefined).terminate();
     else s.destroy();
   }
   for (const f of faces.splice(0)) await f.close();
