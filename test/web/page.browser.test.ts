@@ -2,7 +2,8 @@
  * The live page in a real browser (Debian's chromium, driven by playwright-core) against a real
  * `embody run` of the simulated arm, and a real scrape of its /metrics judged by promtool: the
  * page loads, the camera image changes, contact shows when the gripper closes on the cube, arm
- * without the token is refused, Stop takes the robot to SAFE_STOP.
+ * without the token is refused, Stop takes the robot to SAFE_STOP, an instruction with the token
+ * reaches the policy.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -134,6 +135,10 @@ describe('the live page of a real embody run', () => {
     await page.click('#arm');
     // The loop refuses arm while SAFE_STOP is latched: the refusal is the loop's, not the token's.
     await page.locator('#ack', { hasText: /latched|reset|refused/ }).filter({ hasNotText: /token/ }).waitFor({ timeout: 5_000 });
+    // An instruction with the token reaches the policy, and the page shows it.
+    await page.fill('#instruction-text', 'lift the red cube');
+    await page.click('#instruction-send');
+    await page.locator('#numbers dd', { hasText: /^lift the red cube$/ }).waitFor({ timeout: 5_000 });
     expect(errors).toEqual([]);
     await page.close();
 
