@@ -186,4 +186,13 @@ describe('WebFace', () => {
     const status = await new Promise<number | undefined>((resolve) => plain.once('unexpected-response', (_req, res) => resolve(res.statusCode)).once('open', () => resolve(undefined)));
     expect(status).toBe(403);
   });
+
+  it('takes a free port when robot.yaml\'s is in use (with a warning), and fails without the fallback', async () => {
+    const first = await open();
+    const warnings: string[] = [];
+    const second = await open({ port: first.face.port, fallbackToFreePort: true, log: { info: () => undefined, warn: (_f, m) => warnings.push(m) } });
+    expect(second.face.port).not.toBe(first.face.port);
+    expect(warnings).toEqual([`HTTP port ${first.face.port} is in use: the live page took a free one`]);
+    await expect(open({ port: first.face.port })).rejects.toThrow(/EADDRINUSE/);
+  });
 });
