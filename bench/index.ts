@@ -11,6 +11,7 @@
  *   record     tick p99 and missed ticks with recording on vs off (96x72, 640x480), bytes/s per channel, JPEG encode time, export time
  *   feetech    the SO-101's Feetech bus on a pty: bytes and 1 Mbps time per tick, exchange p50/p99, max rate, lateness bus on vs off
  *   telemetry  MQTT message sizes, publish-to-subscriber latency beside a bare client, loop lateness with and without
+ *   web        JPEG cost per camera image for the live page; loop lateness with two pages open beside none
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ import { benchStartup } from './startup.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const robotFile = `${root}robots/sim-arm.yaml`;
-const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'feetech', 'tactile', 'record'] as const;
+const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'feetech', 'tactile', 'record', 'web'] as const;
 
 export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
   const selected = name ? [name] : [...names];
@@ -95,6 +96,12 @@ export async function benchCommand(name: string | undefined, options: { seconds?
       const r = await benchTelemetry({ robotFile, loopSeconds: options.seconds });
       results.telemetry = r;
       process.stdout.write(formatTelemetry(r) + '\n');
+    }
+    if (bench === 'web') {
+      const { benchWeb, formatWeb } = await import('./web.js');
+      const r = await benchWeb({ robotFile, seconds: options.seconds });
+      results.web = r;
+      process.stdout.write(formatWeb(r) + '\n');
     }
     if (bench === 'model') {
       const { benchModelPrecision } = await import('./model-precision.js');

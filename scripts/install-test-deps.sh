@@ -13,6 +13,9 @@ declare -A package_for=(
   [gst-launch-1.0]="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
   [cyclictest]=rt-tests
   [gpiomon]=gpiod
+  # The live page: Prometheus' own parser judges /metrics; a real browser drives the page.
+  [promtool]=prometheus
+  [chromium]=chromium
   # The deploy test (test/deploy/deploy.test.ts).
   [debootstrap]=debootstrap
   [systemd-nspawn]=systemd-container

@@ -40,6 +40,7 @@ program
   .option('--state-dir <dir>', 'where the telemetry outbox lives (default: $STATE_DIRECTORY, else ./.embody-state)')
   .option('--report <file>', 'write the run report (JSON) here at the end')
   .option('--trace <file>', 'write one JSON line per control tick here')
+  .option('--http <addr>', "live page and /metrics at HOST:PORT, or 'none' (default: robot.yaml http section, off without one)")
   .addOption(new Option('--arm', 'arm as soon as the loop is ready (default: only for fully simulated robots)'))
   .addOption(new Option('--no-arm', 'wait for an operator arm command'))
   .addOption(halOption())

@@ -19,6 +19,7 @@ export interface RunCliOptions {
   stateDir?: string;
   report?: string;
   trace?: string;
+  http?: string;
   arm?: boolean;
   hal?: 'sim' | 'emulated' | 'real';
   /** `--record DIR` (record there), `--no-record` (false), or robot.yaml's `record:` (undefined). */
@@ -64,6 +65,7 @@ export async function runCommand(options: RunCliOptions, policy?: RunOptions['po
       stateDir: options.stateDir,
       reportFile: options.report,
       traceFile: options.trace,
+      ...(options.http !== undefined ? { http: options.http } : {}),
       autoArm: options.arm,
       ...(options.hal ? { hardware: { kind: options.hal } } : {}),
       log,

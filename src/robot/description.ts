@@ -310,6 +310,28 @@ export const recordSchema = z
   })
   .strict();
 
+/** The HTTP face of `embody run` (src/web): live page, /metrics, /healthz, /readyz. Absent: off. */
+export const httpSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1').describe('address to listen on: 127.0.0.1 (this computer only, the default) or a LAN address / 0.0.0.0 to be reached from the network'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('TCP port (0: any free port, printed at start)'),
+    token_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('file (mode 0600) holding the operator token that arm, reset and instruction need (relative to this file); without it the page can only stop'),
+    tls: z
+      .object({ cert: brokerFile('server certificate chain'), key: brokerFile("the certificate's private key") })
+      .strict()
+      .optional()
+      .describe('serve HTTPS (and wss://) with this certificate'),
+    allowed_origins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'expected scheme://host[:port], e.g. https://robot.local:8080')).default([]).describe('extra Origins whose pages may open the live WebSocket (the page\'s own origin always may)'),
+    update_hz: z.number().min(1).max(50).default(20).describe('page state updates per second (20: at least 10 on a busy main thread)'),
+    camera_fps: z.number().min(0).max(30).default(10).describe('camera images per second to each page (JPEG; 0: none)'),
+    camera_max_width: z.number().int().min(16).default(320).describe('wider camera images are downscaled to this width before encoding'),
+  })
+  .strict();
+
 export const simSchema = z
   .object({
     seed: z.number().int().default(1),
@@ -386,6 +408,7 @@ export const robotDescriptionSchema = z
     feetech: feetechSectionSchema
       .optional()
       .describe('the serial bus of an arm whose joints have `driver: { kind: feetech, id }` (SO-100/SO-101; docs/HARDWARE.md)'),
+    http: httpSchema.optional().describe('the live page, Prometheus /metrics and health endpoints of `embody run` (off when absent)'),
     sim: simSchema.optional().describe('the simulated world: the plant of `driver: sim` joints, and what `--hal emulated` puts real hardware into'),
   })
   .strict();

@@ -18,6 +18,7 @@ import { statusLineObserver } from './observers/status-line.js';
 import { systemdObserver } from './observers/systemd.js';
 import { telemetryObserver } from './observers/telemetry.js';
 import { traceObserver } from './observers/trace.js';
+import { webObserver } from './observers/web.js';
 import type { RunReport } from './output/report.js';
 import type { StatusLine } from './output/status-line.js';
 import { Pipeline, type ChunkPolicy } from './pipeline/index.js';
@@ -35,6 +36,8 @@ export interface RunOptions {
   readonly stateDir?: string;
   readonly reportFile?: string;
   readonly traceFile?: string;
+  /** --http: 'none', or HOST:PORT for the live page and /metrics (default: robot.yaml's http section). */
+  readonly http?: string;
   /** Arm when ready; undefined means: only when every driver is simulated. */
   readonly autoArm?: boolean;
   readonly hardware?: HardwareOptions;
@@ -101,7 +104,9 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   const trace = options.traceFile ? traceObserver(options.traceFile) : undefined;
   const report = reportObserver({ policyName: manifest.name, modelPath: config.modelPath, file: options.reportFile });
   // The status line first: it clears itself before the log observer writes a line.
-  const observers: Observer[] = [...(options.statusLine ? [statusLineObserver(options.statusLine)] : []), logObserver(), report, systemdObserver(notifier), telemetryObserver(options)];
+  const telemetry = telemetryObserver(options);
+  const web = webObserver({ robotFile: options.robotFile, http: options.http, policyName: manifest.name, mqtt: () => telemetry.linkState });
+  const observers: Observer[] = [...(options.statusLine ? [statusLineObserver(options.statusLine)] : []), logObserver(), report, systemdObserver(notifier), telemetry, web];
   if (trace) observers.push(trace);
   observers.push(...(options.observers ?? []));
   let stopped = false;

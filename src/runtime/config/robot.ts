@@ -3,7 +3,7 @@
  * each fine but contradict one another (inverted limits, a fingertip on a camera that does not
  * exist). Both run on every load and report together, so one edit-and-retry fixes everything.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import {
@@ -225,6 +225,8 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
     }
   }
 
+  checkHttpFiles(data, file, out);
+
   const control = robotDescriptionSchema.shape.control.safeParse(data.control);
   const telemetry = robotDescriptionSchema.shape.telemetry.safeParse(data.telemetry);
   if (control.success && telemetry.success && telemetry.data.state_rate_hz > control.data.rate_hz) {
@@ -237,6 +239,28 @@ export function checkRobotData(data: unknown, file: string, lineOf?: (p: FieldPa
 function checkDriverSections(data: Record<string, unknown>, rawJoints: unknown[], out: ProblemList, file: string): void {
   checkServoJoints(data, rawJoints, out);
   checkFeetechJoints(data, rawJoints, out, file);
+}
+
+/** The live page's token and certificate are files: missing ones, or a token others can read, are refused at load. */
+function checkHttpFiles(data: Record<string, unknown>, file: string, out: ProblemList): void {
+  const http = robotDescriptionSchema.shape.http.safeParse(data.http);
+  if (!http.success || http.data === undefined) return;
+  const dir = path.dirname(file);
+  const files: [FieldPath, string | undefined][] = [
+    [['http', 'token_file'], http.data.token_file],
+    [['http', 'tls', 'cert'], http.data.tls?.cert],
+    [['http', 'tls', 'key'], http.data.tls?.key],
+  ];
+  for (const [at, value] of files) {
+    if (value === undefined) continue;
+    const resolved = path.resolve(dir, value);
+    if (!existsSync(resolved)) {
+      out.add(at, `file not found: ${resolved}`, `put the file there (it is relative to ${displayFile(dir)}), or correct the path`);
+    } else if (at[1] === 'token_file' && (statSync(resolved).mode & 0o077) !== 0) {
+      const mode = (statSync(resolved).mode & 0o777).toString(8).padStart(3, '0');
+      out.add(at, `${resolved} has mode 0${mode}: other users could read the operator token`, `chmod 600 ${resolved}`);
+    }
+  }
 }
 
 /**

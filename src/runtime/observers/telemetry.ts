@@ -19,12 +19,20 @@ export interface TelemetryObserverOptions {
   readonly stateDir?: string;
 }
 
-export function telemetryObserver(options: TelemetryObserverOptions): Observer {
+/** The MQTT link's state, for the other faces (the live page, /metrics). */
+export interface TelemetryObserver extends Observer {
+  readonly linkState: 'connected' | 'disconnected' | 'off';
+}
+
+export function telemetryObserver(options: TelemetryObserverOptions): TelemetryObserver {
   const subscriptions = new Subscription();
   let link: TelemetryLink | undefined;
   let broker: EmbeddedBroker | undefined;
   return {
     name: 'telemetry',
+    get linkState() {
+      return link === undefined ? 'off' : link.connected ? 'connected' : 'disconnected';
+    },
     async start({ pipeline, log, every }: RunContext) {
       const { robot, control } = pipeline;
       const settings = telemetrySettingsFromRobot(robot.telemetry, options.robotFile);
