@@ -11,8 +11,8 @@ python3-msgpack, python3-numpy and python3-websockets 10.4 (its legacy asyncio A
 
   openpi_peer.py codec            stdin: msgpack from embody; stdout: JSON of what Python decoded,
                                   then a line with the hex of a message Python packed
-  openpi_peer.py serve PORT MODE  a policy server; MODE: ok | error_after_2 | nan | wrong_shape | slow_300
-                                  | die_after_3 | bad_key
+  openpi_peer.py serve PORT MODES policy servers, MODES comma-separated on PORT, PORT+1, ...; a mode is
+                                  ok | error_after_2 | nan | wrong_shape | slow_300 | die_after_3 | bad_key
   openpi_peer.py client URL       one inference against a server; prints JSON of the reply
 """
 import asyncio
@@ -147,10 +147,12 @@ def health_check(path, request_headers):
     return None
 
 
-async def serve(port, mode):
-    async with websockets.server.serve(make_handler(mode), "127.0.0.1", port, compression=None, max_size=None, process_request=health_check):
-        print("listening", flush=True)
-        await asyncio.Future()
+async def serve(base_port, modes):
+    servers = []
+    for i, mode in enumerate(modes):
+        servers.append(await websockets.server.serve(make_handler(mode), "127.0.0.1", base_port + i, compression=None, max_size=None, process_request=health_check))
+    print("listening", flush=True)
+    await asyncio.Future()
 
 
 async def client(url):
@@ -175,6 +177,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "codec":
         codec()
     elif sys.argv[1] == "serve":
-        asyncio.run(serve(int(sys.argv[2]), sys.argv[3]))
+        asyncio.run(serve(int(sys.argv[2]), sys.argv[3].split(",")))
     elif sys.argv[1] == "client":
         asyncio.run(client(sys.argv[2]))
