@@ -12,7 +12,7 @@ python3-msgpack, python3-numpy and python3-websockets 10.4 (its legacy asyncio A
   openpi_peer.py codec            stdin: msgpack from embody; stdout: JSON of what Python decoded,
                                   then a line with the hex of a message Python packed
   openpi_peer.py serve PORT MODES policy servers, MODES comma-separated on PORT, PORT+1, ...; a mode is
-                                  ok | error_after_2 | nan | wrong_shape | slow_300 | die_after_3 | bad_key
+                                  ok | error_after_2 | nan | wrong_shape | slow_600 | die_after_3 | bad_key
   openpi_peer.py client URL       one inference against a server; prints JSON of the reply
 """
 import asyncio
@@ -122,8 +122,8 @@ def make_handler(mode):
                     raise RuntimeError("the model ran out of GPU memory")
                 if mode == "die_after_3" and count > 3:
                     os._exit(3)
-                if mode == "slow_300":
-                    await asyncio.sleep(0.3)
+                if mode == "slow_600":
+                    await asyncio.sleep(0.6)
                 actions = actions_for(state, image, obs["prompt"])
                 if mode == "nan":
                     actions[2, 0] = np.nan
@@ -168,7 +168,12 @@ async def client(url):
         await ws.send(packb(message))
         reply = await ws.recv()
         if isinstance(reply, str):
-            print(json.dumps({"metadata": describe(metadata), "error": reply}))
+            code = None
+            try:
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd is not None else None
+            print(json.dumps({"metadata": describe(metadata), "error": reply, "close_code": code}))
             return
         print(json.dumps({"metadata": describe(metadata), "reply": describe(unpackb(reply))}))
 

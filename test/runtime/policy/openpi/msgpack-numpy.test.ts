@@ -46,7 +46,7 @@ describe('openpi msgpack-numpy', () => {
     expect(reply.count).toBe(3);
     expect(reply.server_timing).toEqual({ infer_ms: 12.5 });
     expect(reply.text).toBe('ok');
-  });
+  }, 30_000); // Python with numpy starts slowly on a loaded machine
 
   it('refuses an array whose bytes do not fill its shape, naming the sizes', () => {
     const lying = packMessage({ a: ndarray(Float32Array.from([1, 2]), [2]) });

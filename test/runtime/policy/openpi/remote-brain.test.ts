@@ -18,19 +18,20 @@ import type { RobotDescription } from '../../../../src/robot/index.js';
 const peer = fileURLToPath(new URL('../../../support/openpi_peer.py', import.meta.url));
 const robot: RobotDescription = loadRobotDescription(fileURLToPath(new URL('../../../../robots/sim-arm.yaml', import.meta.url)));
 const joints = robot.joints.map((j) => j.name);
-const modes = ['ok', 'error_after_2', 'nan', 'wrong_shape', 'slow_300', 'bad_key'] as const;
+const modes = ['ok', 'error_after_2', 'nan', 'wrong_shape', 'slow_600', 'bad_key'] as const;
 const base = 20000 + Math.floor(Math.random() * 20000);
 const port = (mode: (typeof modes)[number]): number => base + modes.indexOf(mode);
 const children: ChildProcess[] = [];
 
-function startPeer(at: number, list: readonly string[]): Promise<ChildProcess> {
+function startPeer(at: number, list: readonly string[]): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
   const child = spawn('/usr/bin/python3', [peer, 'serve', String(at), list.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout?.on('data', (d: Buffer) => d.toString().includes('listening') && resolve(child));
-    child.on('exit', (code) => reject(new Error(`peer exited ${code}: ${err}`)));
+    child.stdout?.on('data', (d: Buffer) => d.toString().includes('listening') && resolve({ child, exited }));
+    void exited.then((code) => reject(new Error(`peer exited ${String(code)}: ${err}`)));
   });
 }
 
@@ -88,7 +89,7 @@ function brainFor(at: number, options: { deadlineMs?: number; withLocal?: boolea
   return { brain, events, chunks, ask: async () => void (await brain.infer(sources(), sink)) };
 }
 
-describe('openpi remote brain against a Python openpi-protocol server', () => {
+describe('openpi remote brain against a Python openpi-protocol server', { timeout: 30_000 }, () => {
   it('answers GET /healthz with OK, as openpi\'s server does', async () => {
     const response = await fetch(`http://127.0.0.1:${port('ok')}/healthz`);
     expect(response.status).toBe(200);
@@ -140,13 +141,13 @@ describe('openpi remote brain against a Python openpi-protocol server', () => {
   });
 
   it('falls back when a chunk misses its deadline, and the late answer is thrown away', async () => {
-    const { brain, events, chunks, ask } = brainFor(port('slow_300'), { deadlineMs: 120 });
+    const { brain, events, chunks, ask } = brainFor(port('slow_600'), { deadlineMs: 120 });
     const started = performance.now();
     await ask();
     const took = performance.now() - started;
-    expect(took).toBeLessThan(290); // the local policy answered at the deadline, not after the server
+    expect(took).toBeLessThan(500); // the local policy answered at the deadline, not after the server's 600 ms
     expect(events[0]).toMatchObject({ kind: 'policy_fallback', cause: 'deadline' });
-    await new Promise((resolve) => setTimeout(resolve, 400)); // the late reply arrives and is dropped
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the late reply arrives and is dropped
     await ask();
     brain.close();
     expect(chunks).toHaveLength(2);
@@ -163,14 +164,14 @@ describe('openpi remote brain against a Python openpi-protocol server', () => {
 
   it('a killed server: fallback, reconnect with back-off, and the server drives again after 3 on-time answers', async () => {
     const at = base + 100;
-    let server = await startPeer(at, ['die_after_3']);
+    const dying = await startPeer(at, ['die_after_3']);
     const { brain, events, chunks, ask } = brainFor(at);
     for (let i = 0; i < 3; i++) await ask();
     await ask(); // the 4th request kills the server mid-chunk
     expect(events[0]).toMatchObject({ kind: 'policy_fallback', cause: 'closed' });
     expect(chunks.map((c) => c.values[0] === 7)).toEqual([false, false, false, true]);
-    await new Promise((resolve) => server.on('exit', resolve));
-    server = await startPeer(at, ['ok']);
+    await dying.exited;
+    await startPeer(at, ['ok']);
     const deadline = Date.now() + 20_000;
     while (brain.driving !== 'remote' && Date.now() < deadline) {
       await ask();
