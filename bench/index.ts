@@ -8,6 +8,7 @@
  *   safety     envelope cost per tick (7 joints) beside a timer-only and a plain-clamp anchor
  *   tactile    touch estimator cost per frame per pad, by ROI size
  *   hal        one I/O tick of the 6-servo I2C preset on the emulated bus, and its 400 kHz bus time
+ *   remote     openpi round trip on loopback beside a bare echo + model; chunk splicing at 100/300 ms beside a naive splice
  *   telemetry  MQTT message sizes, publish-to-subscriber latency beside a bare client, loop lateness with and without
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { benchStartup } from './startup.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const robotFile = `${root}robots/sim-arm.yaml`;
-const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'tactile'] as const;
+const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'tactile', 'remote'] as const;
 
 export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
   const selected = name ? [name] : [...names];
@@ -69,6 +70,10 @@ export async function benchCommand(name: string | undefined, options: { seconds?
         // A production bundle has no dev dependencies; say so rather than fail the tactile bench.
         process.stdout.write(`tactile: OpenCV.js anchor not run (${(error as Error).message})\n`);
       }
+    }
+    if (bench === 'remote') {
+      const { benchRemote } = await import('./remote.js');
+      results.remote = await benchRemote();
     }
     if (bench === 'hal') {
       const { benchHal, formatHal } = await import('./hal.js');

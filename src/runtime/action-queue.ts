@@ -5,9 +5,13 @@
  * is the target for obsTick + (k + 1) * ticksPerAction. By the time it arrives, inference has
  * consumed some of that time. Joining:
  *   - actions whose time is at or before the current tick are dropped (counted);
- *   - the trajectory restarts from the command being executed now, so there is no jump;
- *   - over the first `blendSteps` kept actions the new chunk fades in against the old
- *     trajectory sampled at the same instants;
+ *   - the trajectory restarts from the command executed on the previous tick (placed at that
+ *     tick), so there is neither a jump nor a one-tick stall;
+ *   - over `blendSteps + 1` actions' time from the join the new chunk fades in against the old
+ *     trajectory sampled at the same instants, with a smoothstep weight of the time since the
+ *     join (not of the action's index): an action that falls one tick after the join counts for
+ *     almost nothing, so the first segment keeps the old trajectory's velocity, and the weight's
+ *     own slope is zero at both ends (bench/remote.ts measures boundary vs mid-chunk jerk);
  *   - after the last action the trajectory holds that action (never zeros), and every tick
  *     spent there is starvation, which the caller counts.
  * The control loop samples it once per tick with linear interpolation between actions.
@@ -69,18 +73,21 @@ export class ActionQueue {
     const next = 1 - this.#active;
     const times = this.#times[next];
     const out = this.#values[next];
-    times[0] = tick;
+    // `current` was commanded on the previous tick: anchoring it there (not at `tick`) keeps the
+    // motion going through the join instead of holding it for one tick (a velocity dip and a jerk
+    // spike at every chunk boundary, measured in bench/remote.ts).
+    times[0] = tick - 1;
     for (let d = 0; d < dim; d++) out[d] = current[d];
     let length = 1;
     let dropped = 0;
-    let kept = 0;
+    const blendTicks = (this.#blendSteps + 1) * this.#ticksPerAction;
     for (let k = 0; k < count; k++) {
       const t = obsTick + (k + 1) * this.#ticksPerAction;
       if (t <= tick) {
         dropped++;
         continue;
       }
-      const weight = this.#length === 0 ? 1 : Math.min(1, (kept + 1) / (this.#blendSteps + 1));
+      const weight = this.#length === 0 || this.#blendSteps === 0 ? 1 : blendWeight((t - tick) / blendTicks);
       const base = length * dim;
       const src = offset + k * dim;
       times[length] = t;
@@ -89,7 +96,6 @@ export class ActionQueue {
         out[base + d] = weight >= 1 ? fresh : weight * fresh + (1 - weight) * this.#valueAt(t, d);
       }
       length++;
-      kept++;
     }
     this.#active = next;
     this.#length = length;
@@ -139,4 +145,11 @@ export class ActionQueue {
     }
     return values[(length - 1) * dim + d];
   }
+}
+
+/** Smoothstep 3x² − 2x³ on [0, 1]: 0 → 1 with zero slope at both ends. */
+function blendWeight(x: number): number {
+  if (x >= 1) return 1;
+  if (x <= 0) return 0;
+  return x * x * (3 - 2 * x);
 }
