@@ -12,7 +12,7 @@ python3-msgpack, python3-numpy and python3-websockets 10.4 (its legacy asyncio A
   openpi_peer.py codec            stdin: msgpack from embody; stdout: JSON of what Python decoded,
                                   then a line with the hex of a message Python packed
   openpi_peer.py serve PORT MODES policy servers, MODES comma-separated on PORT, PORT+1, ...; a mode is
-                                  ok | error_after_2 | nan | wrong_shape | slow_600 | die_after_3 | bad_key
+                                  ok | error_after_2 | nan | wrong_shape | slow_600 | die_after_3 | bad_key | needs_key
   openpi_peer.py client URL       one inference against a server; prints JSON of the reply
 """
 import asyncio
@@ -147,10 +147,18 @@ def health_check(path, request_headers):
     return None
 
 
+def needs_key(path, request_headers):
+    # As a hosted openpi endpoint would: `Authorization: Api-Key KEY` (websocket_client_policy.py).
+    if path != "/healthz" and request_headers.get("Authorization") != "Api-Key s3cret":
+        return http.HTTPStatus.UNAUTHORIZED, [], b"bad or missing api key\n"
+    return health_check(path, request_headers)
+
+
 async def serve(base_port, modes):
     servers = []
     for i, mode in enumerate(modes):
-        servers.append(await websockets.server.serve(make_handler(mode), "127.0.0.1", base_port + i, compression=None, max_size=None, process_request=health_check))
+        check = needs_key if mode == "needs_key" else health_check
+        servers.append(await websockets.server.serve(make_handler(mode), "127.0.0.1", base_port + i, compression=None, max_size=None, process_request=check))
     print("listening", flush=True)
     await asyncio.Future()
 

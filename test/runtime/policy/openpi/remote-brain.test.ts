@@ -18,7 +18,7 @@ import type { RobotDescription } from '../../../../src/robot/index.js';
 const peer = fileURLToPath(new URL('../../../support/openpi_peer.py', import.meta.url));
 const robot: RobotDescription = loadRobotDescription(fileURLToPath(new URL('../../../../robots/sim-arm.yaml', import.meta.url)));
 const joints = robot.joints.map((j) => j.name);
-const modes = ['ok', 'error_after_2', 'nan', 'wrong_shape', 'slow_600', 'bad_key'] as const;
+const modes = ['ok', 'error_after_2', 'nan', 'wrong_shape', 'slow_600', 'bad_key', 'needs_key'] as const;
 const base = 20000 + Math.floor(Math.random() * 20000);
 const port = (mode: (typeof modes)[number]): number => base + modes.indexOf(mode);
 const children: ChildProcess[] = [];
@@ -73,7 +73,7 @@ const local: LocalPolicy = {
   latencyPercentiles: () => ({ p50: 0, p99: 0, max: 0, count: 0 }),
 };
 
-function brainFor(at: number, options: { deadlineMs?: number; withLocal?: boolean } = {}): { brain: RemoteBrain; events: BrainEvent[]; chunks: { count: number; values: number[] }[]; ask(): Promise<void> } {
+function brainFor(at: number, options: { deadlineMs?: number; withLocal?: boolean; apiKey?: string } = {}): { brain: RemoteBrain; events: BrainEvent[]; chunks: { count: number; values: number[] }[]; ask(): Promise<void> } {
   const events: BrainEvent[] = [];
   const chunks: { count: number; values: number[] }[] = [];
   const brain = new RemoteBrain({
@@ -81,6 +81,7 @@ function brainFor(at: number, options: { deadlineMs?: number; withLocal?: boolea
     manifest,
     robot,
     ...(options.withLocal === false ? {} : { local }),
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
     deadlineMs: options.deadlineMs ?? 2000,
     healthyRoundTrips: 3,
     emit: (e) => events.push(e),
@@ -153,6 +154,20 @@ describe('openpi remote brain against a Python openpi-protocol server', { timeou
     expect(chunks).toHaveLength(2);
     expect(chunks.every((c) => c.values[0] === 7)).toBe(true);
     expect(brain.brain()).toMatchObject({ driving: 'local', remote_chunks: 0, local_chunks: 2, fallbacks: 1, restores: 0 });
+  });
+
+  it('sends the API key as `Authorization: Api-Key KEY`; without it the server refuses and the local policy drives', async () => {
+    const keyed = brainFor(port('needs_key'), { apiKey: 's3cret' });
+    await keyed.ask();
+    keyed.brain.close();
+    expect(keyed.events).toEqual([]);
+    expect(keyed.chunks[0].values[0]).not.toBe(7);
+    const bare = brainFor(port('needs_key'));
+    await bare.ask();
+    bare.brain.close();
+    expect(bare.chunks[0].values[0]).toBe(7);
+    expect(bare.events[0]).toMatchObject({ kind: 'policy_fallback', cause: 'connect' });
+    expect(bare.events[0].message).toMatch(/401/);
   });
 
   it('with no local policy a failure is an inference error (the loop holds, the pipeline stops)', async () => {
