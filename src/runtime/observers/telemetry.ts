@@ -4,9 +4,10 @@
  * commands from `cmd/` into the pipeline, answered on `cmd/ack`.
  */
 import { Subscription } from 'rxjs';
-import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type TelemetryLink } from '../../telemetry/index.js';
+import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type MetricsPayload, type TelemetryLink } from '../../telemetry/index.js';
 import { eventPayload, type ControlPort } from '../pipeline/index.js';
 import { SnapshotRecord } from '../records.js';
+import type { BrainReport } from '../policy/openpi/index.js';
 import { Counter, modeNames, snapshotView } from '../shared-state.js';
 import type { Observer, RunContext } from './observer.js';
 import { safetyCounts } from './safety-counts.js';
@@ -99,6 +100,7 @@ export function telemetryObserver(options: TelemetryObserverOptions): Observer {
             safety: metricsSafety(control),
             events_pending: l.eventsPending,
             events_dropped: l.eventsDropped,
+            ...(pipeline.policy.brain ? { brain: brainMetrics(pipeline.policy.brain()) } : {}),
           });
         }),
       );
@@ -115,4 +117,10 @@ export function telemetryObserver(options: TelemetryObserverOptions): Observer {
 function metricsSafety(control: ControlPort): Record<string, number> {
   const { by_kind, ...totals } = safetyCounts(control);
   return { ...totals, ...Object.fromEntries(Object.entries(by_kind).map(([name, n]) => [`ticks_${name}`, n])) };
+}
+
+/** An openpi source in `metrics`: which brain drives and how the server answers. */
+function brainMetrics(brain: BrainReport): NonNullable<MetricsPayload['brain']> {
+  const rt = brain.remote_round_trip_ms;
+  return { driving: brain.driving, server: brain.server, fallbacks: brain.fallbacks, remote_chunks: brain.remote_chunks, local_chunks: brain.local_chunks, round_trip_ms: { p50: rt.p50, p99: rt.p99 } };
 }
