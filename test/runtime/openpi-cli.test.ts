@@ -12,17 +12,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/runtime/output/report.js';
+import { delayProxy, type DelayProxy } from '../support/delay-proxy.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'dist/src/cli.js');
 const children: ChildProcess[] = [];
+const proxies: DelayProxy[] = [];
 let directory: string;
 
 beforeAll(() => {
   directory = mkdtempSync(join(tmpdir(), 'embody-openpi-'));
 });
-afterEach(() => {
+afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
+  for (const proxy of proxies.splice(0)) await proxy.close();
 });
 
 function start(args: string[]): { child: ChildProcess; exit: Promise<number | null>; output: () => string } {
@@ -94,5 +97,45 @@ describe('embody run with the demo policy served by embody policy serve', () => 
     expect(result.task).toMatchObject({ object_grasped: true, object_lifted: true });
     expect(result.safety_interventions.rejected_actions).toBe(0);
     expect(result.starvation_ticks).toBe(0);
+  }, 60_000);
+
+  it('over a slow link (100 ms round trip, ±10 ms jitter) the remote brain still drives and lifts the cube', async () => {
+    const at = port();
+    await serve(at);
+    const proxy = await delayProxy(at, 50, 5);
+    proxies.push(proxy);
+    const report = join(directory, 'slow.json');
+    const run = start(['run', '--policy', remoteManifest(proxy.port), '--broker', 'none', '--duration', '9', '--report', report]);
+    expect(await run.exit).toBe(0);
+    const result = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+    // 100 ms is within the 150 ms deadline, but not by much: a round trip that a loaded machine
+    // stretches past it hands one chunk to the local policy, and the server drives again after
+    // its run of on-time probes. So: remote at the end, and it gave most of the chunks.
+    const brain = result.brain;
+    expect(brain?.driving).toBe('remote');
+    expect(brain?.fallbacks).toBe(brain?.restores);
+    expect(brain?.remote_chunks).toBeGreaterThan(3 * (brain?.local_chunks ?? 0));
+    expect(brain?.remote_round_trip_ms.p50).toBeGreaterThan(95);
+    expect(result.task).toMatchObject({ object_grasped: true, object_lifted: true });
+    expect(result.safety_interventions.rejected_actions).toBe(0);
+    expect(result.safety_interventions.stale_chunks).toBe(0);
+    expect(result.starvation_ticks).toBe(0);
+  }, 60_000);
+
+  it('a link slower than the camera allows (300 ms round trip, stale_after_ms 200): chunks miss the deadline, the local policy drives and lifts', async () => {
+    const at = port();
+    await serve(at);
+    const proxy = await delayProxy(at, 150);
+    proxies.push(proxy);
+    const report = join(directory, 'too-slow.json');
+    const run = start(['run', '--policy', remoteManifest(proxy.port), '--broker', 'none', '--duration', '9', '--report', report]);
+    expect(await run.exit).toBe(0);
+    const result = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+    // 0.75 of the wrist camera's 200 ms: a later chunk would be refused as stale by the loop.
+    expect(run.output()).toMatch(/"kind":"policy_fallback","cause":"deadline".*no answer within 150 ms/);
+    expect(result.brain).toMatchObject({ driving: 'local', fallbacks: 1, restores: 0 });
+    expect(result.task).toMatchObject({ object_grasped: true, object_lifted: true });
+    expect(result.safety_interventions.rejected_actions).toBe(0);
+    expect(result.safety_interventions.stale_chunks).toBe(0);
   }, 60_000);
 });

@@ -61,10 +61,22 @@ export interface RemoteBrainOptions {
   readonly emit: (event: BrainEvent) => void;
 }
 
-/** The default deadline: how long the rest of a chunk lasts once the next one is asked for, less one action. */
-export function defaultDeadlineMs(manifest: PolicyManifest): number {
+/** Of the robot's observation age limit (a camera's stale_after_ms), how much a remote answer may use. */
+export const STALE_LIMIT_SHARE = 0.75;
+
+/**
+ * How late a chunk may come, ms: `source.deadline_ms` if given, else how long the rest of a chunk
+ * lasts once the next one is asked for, less one action; never more than STALE_LIMIT_SHARE of the
+ * observation age the loop accepts (the stale_after_ms of the cameras the policy sees: a later
+ * chunk would be refused as stale, and the local answer to the same observation must still fit).
+ */
+export function defaultDeadlineMs(manifest: PolicyManifest, robot?: RobotDescription): number {
   const actions = Math.max(1, manifest.output.horizon - manifest.replan_after - 1);
-  return manifest.source?.kind === 'openpi' && manifest.source.deadline_ms !== undefined ? manifest.source.deadline_ms : (actions * 1000) / manifest.rate_hz;
+  const given = manifest.source?.kind === 'openpi' ? manifest.source.deadline_ms : undefined;
+  const chunkMs = given ?? (actions * 1000) / manifest.rate_hz;
+  const cameras = new Set(manifest.inputs.flatMap((i) => (i.kind === 'camera' ? [i.camera] : [])));
+  const limits = (robot?.cameras ?? []).filter((c) => cameras.has(c.name)).map((c) => c.stale_after_ms);
+  return Math.min(chunkMs, ...limits.map((ms) => ms * STALE_LIMIT_SHARE));
 }
 
 class LatencyRing {

@@ -22,7 +22,7 @@ export function remoteBrain(
     manifest: remote.manifest,
     robot,
     local,
-    deadlineMs: defaultDeadlineMs(remote.manifest),
+    deadlineMs: defaultDeadlineMs(remote.manifest, robot),
     healthyRoundTrips: remote.source.healthy_round_trips,
     emit,
   });
