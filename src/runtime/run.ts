@@ -69,7 +69,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   // An openpi source drives through the remote brain, the local runner its fallback; its manifest shapes the loop.
   const driving = config.remote?.manifest ?? manifest;
   let emit: (event: RuntimeEvent) => void = () => undefined; // the pipeline's, once it exists
-  const remote = config.remote && remoteBrain(config.remote, robot, runner, (event) => emit(event));
+  const remote = config.remote && remoteBrain(config.remote, robot, config.remote.fallback ? runner : undefined, (event) => emit(event));
   const notifier = createNotifier();
   notifier.status('starting control loop');
   const control = new ControlThread({

@@ -46,12 +46,12 @@ async function waitFor(predicate: () => boolean, timeoutMs: number, what: string
   }
 }
 
-/** The shipped remote manifest, pointed at this test's port and the shipped fallback. */
-function remoteManifest(port: number): string {
+/** The shipped remote manifest, pointed at this test's port and the shipped fallback (or none). */
+function remoteManifest(port: number, fallback = true): string {
   const file = join(directory, `remote-${port}.yaml`);
   const text = readFileSync(join(root, 'models/demo/remote.yaml'), 'utf8')
     .replace('ws://127.0.0.1:8000', `ws://127.0.0.1:${port}`)
-    .replace('fallback: policy.yaml', `fallback: ${join(root, 'models/demo/policy.yaml')}`);
+    .replace(/ {2}fallback: policy.yaml\n/, fallback ? `  fallback: ${join(root, 'models/demo/policy.yaml')}\n` : '');
   writeFileSync(file, text);
   return file;
 }
@@ -137,5 +137,25 @@ describe('embody run with the demo policy served by embody policy serve', () => 
     expect(result.task).toMatchObject({ object_grasped: true, object_lifted: true });
     expect(result.safety_interventions.rejected_actions).toBe(0);
     expect(result.safety_interventions.stale_chunks).toBe(0);
+  }, 60_000);
+
+  it('with no local fallback, a server killed mid-run ends in a controlled stop to a hold, never a jump', async () => {
+    const at = port();
+    const server = await serve(at);
+    const report = join(directory, 'alone.json');
+    const run = start(['run', '--policy', remoteManifest(at, false), '--broker', 'none', '--duration', '6', '--report', report]);
+    await waitFor(() => run.output().includes('control loop ready'), 30_000, 'the run');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    server.child.kill('SIGKILL');
+    expect(await run.exit).toBe(0);
+    const result = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+    expect(run.output()).toMatch(/"kind":"policy_fallback","cause":"closed","from":"remote","to":"none"/);
+    expect(run.output()).toMatch(/"kind":"inference_error".*no local policy to fall back on/);
+    expect(result.brain).toMatchObject({ local_chunks: 0, fallbacks: 1 });
+    // The pipeline's error limit stopped it while the run was still going (not the end of the run).
+    const stop = result.transitions.find((t) => t.from === 'RUNNING' && t.to === 'SAFE_STOP');
+    expect(stop?.cause).toBe('operator stop');
+    expect(stop?.tick).toBeLessThan(4.5 * 200);
+    expect(result.safety_interventions.rejected_actions).toBe(0);
   }, 60_000);
 });

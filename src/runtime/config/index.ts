@@ -84,7 +84,7 @@ export function collectConfigProblems(
   if (policy !== undefined) {
     const robot = robotResult.robot ?? robotOutline(robotResult.data);
     problems.push(...crossCheck(robot, file, policy.manifest, policy.file));
-    if (policy.remote) problems.push(...crossCheck(robot, file, policy.remote.manifest, policy.remote.file));
+    if (policy.remote?.fallback) problems.push(...crossCheck(robot, file, policy.remote.manifest, policy.remote.file));
   }
   return {
     problems: sortByLine(problems),
@@ -98,10 +98,22 @@ export function collectConfigProblems(
 export async function loadConfig(robotFile: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const collected = collectConfigProblems(robotFile, options);
   const { robot, manifest, manifestFile, modelPath } = collected;
-  if (collected.problems.length > 0 || !robot || !manifest || !manifestFile || !modelPath) {
+  if (collected.problems.length > 0 || !robot || !manifest || !manifestFile || modelPath === undefined) {
     const n = collected.problems.length;
     throw new ConfigError(collected.problems, `refusing to start: ${n} configuration problem${n === 1 ? '' : 's'}`);
   }
-  const session = await openPolicySession(modelPath, manifest, manifestFile, options.policyHost ?? robot.policy.host);
+  const session = collected.remote?.fallback === false ? noLocalSession() : await openPolicySession(modelPath, manifest, manifestFile, options.policyHost ?? robot.policy.host);
   return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session, warnings: collected.warnings, ...(collected.remote ? { remote: collected.remote } : {}) };
+}
+
+/** An openpi source with no fallback: no model runs here (the remote brain never calls this). */
+function noLocalSession(): PolicySession {
+  return {
+    inputNames: [],
+    outputNames: [],
+    inputMetadata: [],
+    outputMetadata: [],
+    run: () => Promise.reject(new Error('no local policy: the manifest names no source.fallback')),
+    release: async () => undefined,
+  };
 }

@@ -20,7 +20,7 @@ import {
 
 export interface LoadedPolicyManifest {
   manifest: PolicyManifest;
-  /** Absolute path of the ONNX file, resolved relative to the manifest (for openpi: the fallback's). */
+  /** Absolute path of the ONNX file, resolved relative to the manifest (for openpi: the fallback's, or '' with none). */
   modelPath: string;
   /** The manifest file, as given. */
   file: string;
@@ -34,6 +34,8 @@ export interface RemotePolicyManifest {
   file: string;
   /** The key from `source.api_key_file`, trimmed. */
   apiKey?: string;
+  /** A local policy stands beneath it (`source.fallback`); without one, `modelPath` is ''. */
+  fallback: boolean;
 }
 
 export interface PolicyReadResult {
@@ -86,7 +88,8 @@ function readRemote(file: string, manifest: PolicyManifest, source: OpenpiSource
     }
   }
   if (source.fallback === undefined) {
-    return problem('source', 'no local fallback policy is named', 'set `source.fallback` to a local ONNX policy manifest (relative to this file) that drives while the server cannot');
+    // Nothing runs here: when the server cannot answer the loop holds, and the pipeline's error limit stops it.
+    return { policy: { manifest, modelPath: '', file, remote: { manifest, source, file, fallback: false, ...(apiKey === undefined ? {} : { apiKey }) } }, problems: [] };
   }
   const fallbackFile = path.resolve(here, source.fallback);
   const local = readPolicyManifest(fallbackFile);
@@ -102,7 +105,7 @@ function readRemote(file: string, manifest: PolicyManifest, source: OpenpiSource
       `a fallback needs output joints ${o.joints.join(', ')}, rate_hz ${manifest.rate_hz} and a horizon of at most ${o.horizon}`,
     );
   }
-  const remote: RemotePolicyManifest = { manifest, source, file, ...(apiKey === undefined ? {} : { apiKey }) };
+  const remote: RemotePolicyManifest = { manifest, source, file, fallback: true, ...(apiKey === undefined ? {} : { apiKey }) };
   return { policy: { ...local.policy, remote }, problems: [] };
 }
 

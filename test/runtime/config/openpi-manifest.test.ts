@@ -25,13 +25,15 @@ describe('openpi policy manifests', () => {
     expect(policy?.manifest.name).toBe('demo-reach-grasp-lift');
     expect(policy?.modelPath).toMatch(/demo-int8\.onnx$/);
     expect(policy?.remote?.source).toMatchObject({ kind: 'openpi', url: 'ws://127.0.0.1:8000', healthy_round_trips: 5 });
+    expect(policy?.remote?.fallback).toBe(true);
   });
 
-  it('refuses a manifest with no fallback, naming source.fallback', () => {
-    const { problems } = read(shipped.replace(/\n {2}fallback: .*\n/, '\n'));
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ path: 'source', message: 'no local fallback policy is named' });
-    expect(problems[0].fix).toContain('source.fallback');
+  it('reads a manifest with no fallback as a remote policy alone (nothing to load here)', () => {
+    const { policy, problems } = read(shipped.replace(/\n {2}fallback: .*\n/, '\n'));
+    expect(problems).toEqual([]);
+    expect(policy?.modelPath).toBe('');
+    expect(policy?.manifest.name).toBe('demo-reach-grasp-lift-remote');
+    expect(policy?.remote).toMatchObject({ fallback: false });
   });
 
   it('refuses a fallback for other joints or another rate', () => {

@@ -13,7 +13,7 @@ export { servePolicy, type ServedPolicy, type PolicyServerOptions } from './serv
 export function remoteBrain(
   remote: { manifest: PolicyManifest; source: OpenpiSource; apiKey?: string },
   robot: RobotDescription,
-  local: LocalPolicy,
+  local: LocalPolicy | undefined,
   emit: (event: BrainEvent) => void,
 ): RemoteBrain {
   return new RemoteBrain({
@@ -21,7 +21,7 @@ export function remoteBrain(
     ...(remote.apiKey === undefined ? {} : { apiKey: remote.apiKey }),
     manifest: remote.manifest,
     robot,
-    local,
+    ...(local === undefined ? {} : { local }),
     deadlineMs: defaultDeadlineMs(remote.manifest, robot),
     healthyRoundTrips: remote.source.healthy_round_trips,
     emit,
