@@ -11,17 +11,29 @@
  * same run. Each chunk predicts a smooth reference motion with its own error (a per-chunk offset
  * and a drift along the horizon, seeded), as a replanning policy disagrees with itself; the
  * request rule is the control loop's (empty, replan_after actions run, or less left than the
- * measured latency plus one action). Reported: the largest commanded jerk and step within the
+ * measured latency plus one action).
+ *
+ * Task: `embody run` on the sim arm (9 s) with the demo policy served by `embody policy serve`,
+ * directly and through a delaying proxy (50 ms, 100 ms, 300 ms round trip), beside the local
+ * policy alone. Switch: a server that dies mid-request, to the local policy's chunk. Reported: the largest commanded jerk and step within the
  * blend window of a join (blend_steps + 1 actions: "boundary") and elsewhere ("mid-chunk"). The envelope's own shaping is not
  * in this number: it acts on what is commanded here.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { ActionQueue } from '../src/runtime/action-queue.js';
 import { loadConfig } from '../src/runtime/index.js';
 import { OpenpiConnection } from '../src/runtime/policy/openpi/connection.js';
 import { ndarray, packMessage } from '../src/runtime/policy/openpi/msgpack-numpy.js';
-import { servePolicy } from '../src/runtime/policy/openpi/index.js';
+import { RemoteBrain, servePolicy } from '../src/runtime/policy/openpi/index.js';
+import { PolicyRunner } from '../src/runtime/policy/runner.js';
+import { SnapshotRecord } from '../src/runtime/records.js';
+import type { RunReport } from '../src/runtime/output/report.js';
+import { delayProxy } from './delay-proxy.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 
@@ -169,6 +181,100 @@ function splice(latencyMs: number, naive: boolean, seed: number): SpliceResult {
   return { boundaryJerk, midJerk, boundaryStep, midStep, starvedTicks: starved, joins };
 }
 
+/** The shipped remote demo manifest pointed at `port`, in a temporary file. */
+function remoteManifest(directory: string, port: number): string {
+  const file = join(directory, `remote-${port}.yaml`);
+  writeFileSync(
+    file,
+    readFileSync(`${root}models/demo/remote.yaml`, 'utf8')
+      .replace('ws://127.0.0.1:8000', `ws://127.0.0.1:${port}`)
+      .replace('fallback: policy.yaml', `fallback: ${root}models/demo/policy.yaml`),
+  );
+  return file;
+}
+
+async function runCli(args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [`${root}dist/src/cli.js`, ...args], { stdio: 'ignore' });
+  await new Promise((resolve) => child.on('exit', resolve));
+}
+
+interface TaskRun {
+  readonly link: string;
+  readonly lifted: boolean;
+  readonly driving: string;
+  readonly remoteChunks: number;
+  readonly localChunks: number;
+  readonly fallbacks: number;
+  readonly roundTripP50: number;
+}
+
+async function taskRuns(): Promise<TaskRun[]> {
+  const directory = mkdtempSync(join(tmpdir(), 'embody-bench-remote-'));
+  const config = await loadConfig(`${root}robots/sim-arm.yaml`, { policyHost: 'inline' });
+  const server = await servePolicy({ session: config.session, manifest: config.manifest, robot: config.robot, port: 0, host: '127.0.0.1' });
+  const runs: TaskRun[] = [];
+  for (const oneWay of [-1, 0, 25, 50, 150]) {
+    const report = join(directory, `run-${oneWay}.json`);
+    const proxy = oneWay > 0 ? await delayProxy(server.port, oneWay) : undefined;
+    const args = oneWay < 0 ? [] : ['--policy', remoteManifest(directory, proxy?.port ?? server.port)];
+    await runCli(['run', ...args, '--broker', 'none', '--duration', '9', '--report', report]);
+    await proxy?.close();
+    const r = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+    runs.push({
+      link: oneWay < 0 ? 'local only' : oneWay === 0 ? 'remote, loopback' : `remote, ${2 * oneWay} ms round trip`,
+      lifted: r.task?.object_lifted === true,
+      driving: r.brain?.driving ?? 'local',
+      remoteChunks: r.brain?.remote_chunks ?? 0,
+      localChunks: r.brain?.local_chunks ?? r.chunks_applied,
+      fallbacks: r.brain?.fallbacks ?? 0,
+      roundTripP50: r.brain?.remote_round_trip_ms.p50 ?? 0,
+    });
+  }
+  await server.close();
+  await config.session.release();
+  return runs;
+}
+
+/** A server that dies while a request is on the wire (50 ms away): ms until the local chunk is published. */
+async function switchTime(): Promise<number[]> {
+  const directory = mkdtempSync(join(tmpdir(), 'embody-bench-switch-'));
+  const served = await loadConfig(`${root}robots/sim-arm.yaml`, { policyHost: 'inline' });
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const server = await servePolicy({ session: served.session, manifest: served.manifest, robot: served.robot, port: 0, host: '127.0.0.1' });
+    const proxy = await delayProxy(server.port, 25);
+    const config = await loadConfig(`${root}robots/sim-arm.yaml`, { policyHost: 'inline', policyOverride: remoteManifest(directory, proxy.port) });
+    const robot = config.robot;
+    const remote = config.remote!;
+    const brain = new RemoteBrain({ url: remote.source.url, manifest: remote.manifest, robot, local: new PolicyRunner(config.session, config.manifest, robot), deadlineMs: 1000, healthyRoundTrips: 5, emit: () => undefined });
+    const n = robot.joints.length;
+    const frame = { camera: 'wrist', sequence: 0, timestampMs: 0, width: 32, height: 24, data: new Uint8Array(32 * 24 * 3).fill(90) };
+    const sources = {
+      snapshot: new Float64Array(SnapshotRecord.size(n)),
+      frame: () => ({ ...frame, timestampMs: performance.now() }),
+      touch: { contact: [0, 0], force: [0, 0], area: [0, 0] },
+      instruction: '',
+      get nowMs() {
+        return performance.now();
+      },
+    };
+    let published = 0;
+    const sink = { publishChunk: () => (published = performance.now()) };
+    for (let k = 0; k < 5; k++) await brain.infer(sources, sink);
+    const pending = brain.infer(sources, sink);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the request is on the wire
+    const killed = performance.now();
+    await server.close();
+    await proxy.close();
+    await pending;
+    times.push(published - killed);
+    brain.close();
+    await config.session.release();
+  }
+  await served.session.release();
+  return times;
+}
+
 export async function benchRemote(): Promise<Record<string, unknown>> {
   const rt = await roundTrip(200);
   process.stdout.write(
@@ -185,5 +291,14 @@ export async function benchRemote(): Promise<Record<string, unknown>> {
     process.stdout.write(`remote: splice at ${ms} ms round trip, ${aligned.joins} joins: aligned+blend ${f(aligned)}\n`);
     process.stdout.write(`remote: splice at ${ms} ms round trip, ${naive.joins} joins: naive        ${f(naive)}\n`);
   }
-  return { roundTrip: rt, splices };
+  const switches = await switchTime();
+  const sw = percentiles(switches);
+  process.stdout.write(`remote: server killed mid-request (50 ms away): local chunk published after p50 ${sw.p50.toFixed(1)} ms, max ${Math.max(...switches).toFixed(1)} ms (${switches.length} kills)\n`);
+  const tasks = await taskRuns();
+  for (const t of tasks) {
+    process.stdout.write(
+      `remote: task on the sim arm, ${t.link.padEnd(26)} lifted ${t.lifted ? 'yes' : 'NO '} | driving at the end ${t.driving.padEnd(6)} | chunks remote ${t.remoteChunks}, local ${t.localChunks} | fallbacks ${t.fallbacks} | round trip p50 ${t.roundTripP50.toFixed(1)} ms\n`,
+    );
+  }
+  return { roundTrip: rt, splices, switchMs: switches, tasks };
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/runtime/output/report.js';
-import { delayProxy, type DelayProxy } from '../support/delay-proxy.js';
+import { delayProxy, type DelayProxy } from '../../bench/delay-proxy.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'dist/src/cli.js');

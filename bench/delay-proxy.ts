@@ -1,5 +1,5 @@
 /**
- * A TCP proxy that delays every byte by a fixed one-way time plus jitter, in order: a slow link
+ * (bench and tests) A TCP proxy that delays every byte by a fixed one-way time plus jitter, in order: a slow link
  * between `embody run` and a policy server, for hosts where `tc netem` is not available (this
  * kernel has no sch_netem). Bytes are never reordered (each chunk leaves no earlier than the
  * one before it), as TCP would deliver them.
