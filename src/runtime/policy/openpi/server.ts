@@ -19,7 +19,7 @@ import type { Frame } from '../../../hal/types.js';
 import type { RobotDescription } from '../../../robot/index.js';
 import { SnapshotRecord } from '../../records.js';
 import type { PolicyManifest } from '../manifest.js';
-import type { ObservationSources, TouchReadings } from '../observation.js';
+import type { TouchReadings } from '../observation.js';
 import { PolicyRunner } from '../runner.js';
 import type { PolicySession } from '../session.js';
 import { isNdArray, ndarray, packMessage, unpackMessage, type NdArray, type WireValue } from './msgpack-numpy.js';
@@ -163,7 +163,7 @@ export async function servePolicy(options: PolicyServerOptions): Promise<ServedP
     sources.load(observation as Observation);
     let chunk: Float32Array | undefined;
     const started = performance.now();
-    const result = await runner.infer(sources as ObservationSources, {
+    const result = await runner.infer(sources, {
       publishChunk: (_tick, values, count) => (chunk = Float32Array.from(values.subarray(0, count * dim))),
     });
     const inferMs = performance.now() - started;
