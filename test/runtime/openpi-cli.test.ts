@@ -67,6 +67,12 @@ async function serve(port: number): Promise<ReturnType<typeof start>> {
 const port = (): number => 20000 + Math.floor(Math.random() * 20000);
 
 describe('embody run with the demo policy served by embody policy serve', () => {
+  it('policy serve refuses a manifest that is itself served remotely, saying what to serve instead', async () => {
+    const serve = start(['policy', 'serve', join(root, 'models/demo/remote.yaml'), '--port', String(port())]);
+    expect(await serve.exit).toBe(2);
+    expect(serve.output()).toMatch(/remote\.yaml: source: the policy is already served by ws:\/\/127\.0\.0\.1:8000; serve a local ONNX manifest/);
+  }, 30_000);
+
   it('lifts the cube through the remote brain', async () => {
     const at = port();
     await serve(at);
