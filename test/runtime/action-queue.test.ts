@@ -79,6 +79,38 @@ describe('ActionQueue', () => {
     for (const step of steps) expect(step).toBeCloseTo(0.01, 6);
   });
 
+  it('blends a chunk that arrives just before the old one ends against the old motion, not against a stop', () => {
+    const queue = new ActionQueue(1, 8, 10, 3);
+    const out = new Float64Array(1);
+    let last = -0.01;
+    const steps: number[] = [];
+    queue.join(0, 0, ramp(0, 0.1, 8), 0, 8, Float64Array.of(last)); // ends at tick 80
+    for (let t = 0; t < 140; t++) {
+      // The same line again from an observation at tick 70, arriving at 78: two ticks before the end.
+      if (t === 78) queue.join(78, 70, ramp(0.7, 0.1, 8), 0, 8, Float64Array.of(last));
+      queue.sample(t, out);
+      if (t > 0) steps.push(out[0] - last);
+      last = out[0];
+    }
+    for (const step of steps) expect(step).toBeCloseTo(0.01, 6);
+  });
+
+  it('fades a disagreeing chunk in tick by tick: no kink at the join larger than the plan\'s own', () => {
+    const queue = new ActionQueue(1, 16, 10, 3);
+    const out = new Float64Array(1);
+    const samples: number[] = [];
+    queue.join(0, 0, ramp(0, 0.1, 16), 0, 16, Float64Array.of(-0.01));
+    for (let t = 0; t < 160; t++) {
+      if (t === 40) queue.join(40, 35, ramp(0.35 + 0.05, 0.1, 16), 0, 16, Float64Array.of(samples[39]));
+      queue.sample(t, out);
+      samples.push(out[0]);
+    }
+    const accel = samples.slice(2).map((v, i) => Math.abs(v - 2 * samples[i + 1] + samples[i]));
+    // 0.05 faded in over 40 ticks by a smoothstep: at most 6 · 0.05 / 40² per tick², no spike.
+    expect(Math.max(...accel)).toBeLessThan((6 * 0.05) / 40 ** 2 + 1e-9);
+    expect(samples[159]).toBeCloseTo(0.01 * 159 + 0.05, 6);
+  });
+
   it('holds the last action (never zeros) and reports starvation after the chunk runs out', () => {
     const queue = new ActionQueue(2, 4, 10, 0);
     const out = new Float64Array(2);
