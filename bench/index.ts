@@ -10,6 +10,7 @@
  *   hal        one I/O tick of the 6-servo I2C preset on the emulated bus, and its 400 kHz bus time
  *   record     tick p99 and missed ticks with recording on vs off (96x72, 640x480), bytes/s per channel, JPEG encode time, export time
  *   feetech    the SO-101's Feetech bus on a pty: bytes and 1 Mbps time per tick, exchange p50/p99, max rate, lateness bus on vs off
+ *   remote     openpi round trip on loopback beside a bare echo + model; chunk splicing at 100/300 ms beside a naive splice
  *   telemetry  MQTT message sizes, publish-to-subscriber latency beside a bare client, loop lateness with and without
  *   web        JPEG cost per camera image for the live page; loop lateness with two pages open beside none
  */
@@ -21,7 +22,7 @@ import { benchStartup } from './startup.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
 const robotFile = `${root}robots/sim-arm.yaml`;
-const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'feetech', 'tactile', 'record', 'web'] as const;
+const names = ['inference', 'model', 'startup', 'loop', 'safety', 'telemetry', 'hal', 'feetech', 'tactile', 'record', 'web', 'remote'] as const;
 
 export async function benchCommand(name: string | undefined, options: { seconds?: number }): Promise<number> {
   const selected = name ? [name] : [...names];
@@ -78,6 +79,10 @@ export async function benchCommand(name: string | undefined, options: { seconds?
         // A production bundle has no dev dependencies; say so rather than fail the tactile bench.
         process.stdout.write(`tactile: OpenCV.js anchor not run (${(error as Error).message})\n`);
       }
+    }
+    if (bench === 'remote') {
+      const { benchRemote } = await import('./remote.js');
+      results.remote = await benchRemote();
     }
     if (bench === 'hal') {
       const { benchHal, formatHal } = await import('./hal.js');

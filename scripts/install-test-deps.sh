@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pretest: install the Debian packages whose real programs the tests start (a test that needs an
 # absent part fails, it never skips), the deploy test's included (test/deploy: a Debian root
-# booted with systemd-nspawn, Ansible over SSH, a TLS broker). Idempotent: installs only what is
+# booted with systemd-nspawn, Ansible over SSH, a TLS broker), and the Python openpi protocol peer
+# (test/support/openpi_peer.py, run with /usr/bin/python3). Idempotent: installs only what is
 # missing, runs `apt-get update` at most once, and retries a slow or flaky mirror.
 set -euo pipefail
 
@@ -47,8 +48,9 @@ done
 if [ ! -x /usr/bin/python3 ]; then missing+=(python3); fi
 
 # Packages with no command of their own: ask dpkg. GStreamer plugins (videotestsrc, rawvideo caps
-# and friends); the keyring debootstrap checks the bookworm Release file with.
-for package in gstreamer1.0-plugins-base gstreamer1.0-plugins-good debian-archive-keyring; do
+# and friends); the keyring debootstrap checks the bookworm Release file with; the Python modules
+# of the openpi protocol peer.
+for package in gstreamer1.0-plugins-base gstreamer1.0-plugins-good debian-archive-keyring python3-msgpack python3-websockets python3-numpy; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$package")
   fi

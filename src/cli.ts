@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DatasetExportCliOptions, DatasetReplayCliOptions } from './commands/dataset.js';
+import type { PolicyServeCliOptions } from './commands/policy.js';
 import type { RunCliOptions } from './commands/robot.js';
 import type { TactileCalibrateCliOptions, TactileReplayCliOptions } from './commands/tactile.js';
 
@@ -89,6 +90,25 @@ model
   .action(async (file: string, options: { rate: string; runs: string }) => {
     const { modelBenchCommand } = await import('./commands/robot.js');
     process.exitCode = await modelBenchCommand(file, Number(options.rate), Number(options.runs));
+  });
+
+program
+  .command('policy')
+  .description('policies over the network')
+  .command('serve')
+  .argument('<manifest>', 'ONNX policy manifest (YAML)')
+  .description("serve the policy over openpi's websocket protocol (metadata, msgpack-numpy, GET /healthz)")
+  .option('--robot <file>', 'the robot description the manifest is checked against (YAML)', defaultRobot)
+  .option('--port <n>', 'TCP port', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535');
+    return n;
+  }, 8000)
+  .option('--host <address>', 'address to listen on', '0.0.0.0')
+  .option('--log-level <level>', 'pino log level', 'info')
+  .action(async (manifest: string, options: PolicyServeCliOptions) => {
+    const { policyServeCommand } = await import('./commands/policy.js');
+    process.exitCode = await policyServeCommand(manifest, options);
   });
 
 program

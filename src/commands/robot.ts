@@ -134,9 +134,10 @@ export async function checkCommand(options: { robot: string; policy?: string; ha
       `ok: ${options.robot}\n` +
         `  robot ${config.robot.robot_id}: ${config.robot.joints.length} joints, ${config.robot.cameras.length} camera(s), ` +
         `${config.robot.fingertips.length} fingertip(s), ${config.robot.control.rate_hz} Hz\n` +
-        `  policy ${config.manifest.name}: ${config.modelPath}\n    inputs ${inputs}\n` +
+        `  policy ${config.manifest.name}: ${config.modelPath || '(no local model: the openpi server below drives alone)'}\n    inputs ${inputs}\n` +
         `    output ${config.manifest.output.name} [${config.manifest.output.horizon} x ${config.manifest.output.joints.length}] ` +
-        `${config.manifest.output.mode} at ${config.manifest.rate_hz} Hz\n`,
+        `${config.manifest.output.mode} at ${config.manifest.rate_hz} Hz\n` +
+        (config.remote ? `  remote policy ${config.remote.manifest.name}: openpi server ${config.remote.source.url} (${config.remote.fallback ? 'the policy above is its local fallback' : 'no local fallback'}; not contacted by check)\n` : ''),
     );
     await config.session.release();
     if (config.warnings.length > 0) {

@@ -15,6 +15,7 @@ export { EventRingReader, type ControlEvent } from './event-ring.js';
 export { PolicyRunner, type ChunkSink, type InferenceResult } from './policy/runner.js';
 export type { ObservationSources } from './policy/observation.js';
 export { VirtualControl } from './virtual-control.js';
+export { servePolicy, type ServedPolicy } from './policy/openpi/index.js';
 export { LoopHealth } from './systemd.js';
 export * from './shared-state.js';
 export { CHUNK_HEADER_SIZE, ChunkRecord, EventRecord, SnapshotRecord, TraceRecord } from './records.js';

@@ -21,7 +21,8 @@ import { traceObserver } from './observers/trace.js';
 import { webObserver } from './observers/web.js';
 import type { RunReport } from './output/report.js';
 import type { StatusLine } from './output/status-line.js';
-import { Pipeline, type ChunkPolicy } from './pipeline/index.js';
+import { Pipeline, type ChunkPolicy, type RuntimeEvent } from './pipeline/index.js';
+import { remoteBrain } from './policy/openpi/index.js';
 import { PolicyRunner } from './policy/runner.js';
 import { CommandResult, snapshotView } from './shared-state.js';
 import { createNotifier } from './systemd.js';
@@ -84,23 +85,28 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   }
   const robot = robotForHal(config.robot, hardware.kind); // cameras render the sim world unless real
   const runner = new PolicyRunner(config.session, manifest, robot);
-  const ticksPerAction = robot.control.rate_hz / manifest.rate_hz;
+  // An openpi source drives through the remote brain, the local runner its fallback; its manifest shapes the loop.
+  const driving = config.remote?.manifest ?? manifest;
+  const ticksPerAction = robot.control.rate_hz / driving.rate_hz;
+  let emit: (event: RuntimeEvent) => void = () => undefined; // the pipeline's, once it exists
+  const remote = config.remote && remoteBrain(config.remote, robot, config.remote.fallback ? runner : undefined, (event) => emit(event));
   const notifier = createNotifier();
   notifier.status('starting control loop');
   const control = new ControlThread({
     robot,
-    horizon: manifest.output.horizon,
+    horizon: driving.output.horizon,
     outputJoints: runner.outputJoints,
     ticksPerAction,
-    blendSteps: manifest.blend_steps,
-    replanAfter: manifest.replan_after,
+    blendSteps: driving.blend_steps,
+    replanAfter: driving.replan_after,
     autoArm: options.autoArm ?? hardware.kind !== 'real', // nothing real moves unless an operator arms it
     worldSize: hardwareWorldSize(robot, hardware),
     realtimePriority: robot.control.realtime_priority,
     hardware,
   });
-  const policy = options.policy?.({ horizon: manifest.output.horizon, joints: manifest.output.joints, ticksPerAction, rateHz: robot.control.rate_hz }) ?? runner;
+  const policy = options.policy?.({ horizon: driving.output.horizon, joints: driving.output.joints, ticksPerAction, rateHz: robot.control.rate_hz }) ?? remote ?? runner;
   const pipeline = new Pipeline({ robot, control, policy, clock: { nowMs: () => performance.now() } });
+  emit = (event) => pipeline.emit(event);
   const trace = options.traceFile ? traceObserver(options.traceFile) : undefined;
   const report = reportObserver({ policyName: manifest.name, modelPath: config.modelPath, file: options.reportFile });
   // The status line first: it clears itself before the log observer writes a line.
@@ -143,6 +149,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     wiring.unsubscribe();
     if (!control.hasExited) await control.shutdown(1000);
     await stopObservers();
+    remote?.close();
     await config.session.release();
   }
 }

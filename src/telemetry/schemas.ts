@@ -153,6 +153,18 @@ export const metricsSchema = z
       .record(z.string(), z.number())
       .optional()
       .describe('safety counters since start: ticks with each envelope intervention, rejected actions, e-stop trips, stale ticks (docs/SAFETY.md)'),
+    brain: z
+      .object({
+        driving: z.enum(['remote', 'local']),
+        server: z.string(),
+        fallbacks: z.number(),
+        remote_chunks: z.number(),
+        local_chunks: z.number(),
+        round_trip_ms: z.object({ p50: z.number(), p99: z.number() }),
+      })
+      .strict()
+      .optional()
+      .describe('an openpi policy source: which brain drives (docs/POLICY.md)'),
     replayed: z
       .literal(true)
       .optional()

@@ -8,13 +8,13 @@ import type { RobotDescription } from '../../robot/index.js';
 import type { PolicyManifest } from '../policy/manifest.js';
 import type { PolicyHost, PolicySession } from '../policy/session.js';
 import { openPolicySession } from './model-check.js';
-import { crossCheck, readPolicyManifest } from './policy.js';
+import { crossCheck, readPolicyManifest, type RemotePolicyManifest } from './policy.js';
 import { ConfigError, displayFile, sortByLine, type ConfigProblem } from './problems.js';
 import { readRobotDescription, robotOutline } from './robot.js';
 
 export { ConfigError, formatPath, formatProblem, zodIssuesToProblems, type ConfigProblem } from './problems.js';
 export { checkRobotDescription, loadRobotDescription, readRobotDescription, robotJsonSchema, robotOutline } from './robot.js';
-export { checkManifest, crossCheck, loadPolicyManifest, readPolicyManifest, type LoadedPolicyManifest, type RobotOutline } from './policy.js';
+export { checkManifest, crossCheck, loadPolicyManifest, readPolicyManifest, type LoadedPolicyManifest, type RemotePolicyManifest, type RobotOutline } from './policy.js';
 export { MAX_STOP_SECONDS, robotWarnings, stopSeconds } from './warnings.js';
 export { checkModelAgainstManifest, openPolicySession } from './model-check.js';
 export type { ModelSignature } from '../policy/session.js';
@@ -30,10 +30,13 @@ export interface LoadedConfig {
   robot: RobotDescription;
   /** Absolute paths, so later messages and relative lookups do not depend on the working directory. */
   robotFile: string;
+  /** The ONNX policy that runs on this machine (for an openpi source: its local fallback). */
   manifest: PolicyManifest;
   manifestFile: string;
   modelPath: string;
   session: PolicySession;
+  /** An openpi source: the remote policy that drives while its server answers in time. */
+  remote?: RemotePolicyManifest;
   /** Legal but suspicious values; they did not stop the load (src/runtime/config/warnings.ts). */
   warnings: ConfigProblem[];
 }
@@ -52,7 +55,7 @@ function manifestFileFor(robotFile: string, data: unknown, options: LoadConfigOp
 export function collectConfigProblems(
   robotFile: string,
   options: LoadConfigOptions = {},
-): { problems: ConfigProblem[]; warnings: ConfigProblem[]; robot?: RobotDescription; manifest?: PolicyManifest; manifestFile?: string; modelPath?: string } {
+): { problems: ConfigProblem[]; warnings: ConfigProblem[]; robot?: RobotDescription; manifest?: PolicyManifest; manifestFile?: string; modelPath?: string; remote?: RemotePolicyManifest } {
   const file = path.resolve(robotFile);
   const robotResult = readRobotDescription(file);
   const problems: ConfigProblem[] = [...robotResult.problems];
@@ -80,23 +83,37 @@ export function collectConfigProblems(
   const policy = policyResult.policy;
   if (policy !== undefined) {
     const robot = robotResult.robot ?? robotOutline(robotResult.data);
-    problems.push(...crossCheck(robot, file, policy.manifest, manifestFile));
+    problems.push(...crossCheck(robot, file, policy.manifest, policy.file));
+    if (policy.remote?.fallback) problems.push(...crossCheck(robot, file, policy.remote.manifest, policy.remote.file));
   }
   return {
     problems: sortByLine(problems),
     warnings: robotResult.warnings,
     ...(robotResult.robot ? { robot: robotResult.robot } : {}),
-    ...(policy ? { manifest: policy.manifest, manifestFile, modelPath: policy.modelPath } : {}),
+    ...(policy ? { manifest: policy.manifest, manifestFile: policy.file, modelPath: policy.modelPath } : {}),
+    ...(policy?.remote ? { remote: policy.remote } : {}),
   };
 }
 
 export async function loadConfig(robotFile: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const collected = collectConfigProblems(robotFile, options);
   const { robot, manifest, manifestFile, modelPath } = collected;
-  if (collected.problems.length > 0 || !robot || !manifest || !manifestFile || !modelPath) {
+  if (collected.problems.length > 0 || !robot || !manifest || !manifestFile || modelPath === undefined) {
     const n = collected.problems.length;
     throw new ConfigError(collected.problems, `refusing to start: ${n} configuration problem${n === 1 ? '' : 's'}`);
   }
-  const session = await openPolicySession(modelPath, manifest, manifestFile, options.policyHost ?? robot.policy.host);
-  return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session, warnings: collected.warnings };
+  const session = collected.remote?.fallback === false ? noLocalSession() : await openPolicySession(modelPath, manifest, manifestFile, options.policyHost ?? robot.policy.host);
+  return { robot, robotFile: path.resolve(robotFile), manifest, manifestFile, modelPath, session, warnings: collected.warnings, ...(collected.remote ? { remote: collected.remote } : {}) };
+}
+
+/** An openpi source with no fallback: no model runs here (the remote brain never calls this). */
+function noLocalSession(): PolicySession {
+  return {
+    inputNames: [],
+    outputNames: [],
+    inputMetadata: [],
+    outputMetadata: [],
+    run: () => Promise.reject(new Error('no local policy: the manifest names no source.fallback')),
+    release: async () => undefined,
+  };
 }

@@ -3,9 +3,9 @@
  * is the only place that ties model tensors to joint names and units, so every mismatch here
  * would otherwise surface as a robot moving the wrong joint or by the wrong amount.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { policyManifestSchema, type PolicyInput, type PolicyManifest } from '../policy/manifest.js';
+import { policyManifestSchema, type OpenpiSource, type PolicyInput, type PolicyManifest } from '../policy/manifest.js';
 import {
   ConfigError,
   ProblemList,
@@ -20,10 +20,22 @@ import {
 
 export interface LoadedPolicyManifest {
   manifest: PolicyManifest;
-  /** Absolute path of the ONNX file, resolved relative to the manifest. */
+  /** Absolute path of the ONNX file, resolved relative to the manifest (for openpi: the fallback's, or '' with none). */
   modelPath: string;
   /** The manifest file, as given. */
   file: string;
+  /** An openpi source: the remote manifest, its key, and (above) the local fallback it stands on. */
+  remote?: RemotePolicyManifest;
+}
+
+export interface RemotePolicyManifest {
+  manifest: PolicyManifest;
+  source: OpenpiSource;
+  file: string;
+  /** The key from `source.api_key_file`, trimmed. */
+  apiKey?: string;
+  /** A local policy stands beneath it (`source.fallback`); without one, `modelPath` is ''. */
+  fallback: boolean;
 }
 
 export interface PolicyReadResult {
@@ -33,7 +45,8 @@ export interface PolicyReadResult {
 
 /**
  * Reads the manifest and checks its form and that the model file exists, without throwing.
- * Consistency (lengths, names, units) is `checkManifest`/`crossCheck`'s job.
+ * Consistency (lengths, names, units) is `checkManifest`/`crossCheck`'s job. An openpi manifest
+ * is read with its local fallback, which is what `policy` then describes, the remote beside it.
  */
 export function readPolicyManifest(file: string): PolicyReadResult {
   const parsed = readYamlFile(file);
@@ -41,22 +54,59 @@ export function readPolicyManifest(file: string): PolicyReadResult {
   const validated = validateSource(policyManifestSchema, parsed.source);
   if (!validated.ok) return { problems: validated.problems };
   const manifest = validated.value;
+  const problem = (at: string, message: string, fix: string): PolicyReadResult => {
+    const line = parsed.source.lineOf(at.split('.'));
+    return { problems: [{ file, path: at, ...(line === undefined ? {} : { line }), message, fix }] };
+  };
+  if (manifest.source?.kind === 'openpi') return readRemote(file, manifest, manifest.source, problem);
+  if (manifest.model === undefined) return problem('model', 'no model is named', 'set `model` to the ONNX file, relative to this manifest, or give `source: { kind: openpi, url: ... }`');
   const modelPath = path.resolve(path.dirname(file), manifest.model);
   if (!existsSync(modelPath) || !statSync(modelPath).isFile()) {
-    const line = parsed.source.lineOf(['model']);
-    return {
-      problems: [
-        {
-          file,
-          path: 'model',
-          ...(line === undefined ? {} : { line }),
-          message: `model file not found: ${modelPath}`,
-          fix: `correct the path (it is relative to ${displayFile(path.dirname(file)) || '.'}), or build the model first (e.g. \`npm run models\`)`,
-        },
-      ],
-    };
+    return problem(
+      'model',
+      `model file not found: ${modelPath}`,
+      `correct the path (it is relative to ${displayFile(path.dirname(file)) || '.'}), or build the model first (e.g. \`npm run models\`)`,
+    );
   }
   return { policy: { manifest, modelPath, file }, problems: [] };
+}
+
+type ProblemAt = (at: string, message: string, fix: string) => PolicyReadResult;
+
+function readRemote(file: string, manifest: PolicyManifest, source: OpenpiSource, problem: ProblemAt): PolicyReadResult {
+  const here = path.dirname(file);
+  if (manifest.model !== undefined) return problem('model', 'an openpi policy runs on its server: `model` is not used', 'remove `model`; name a local ONNX manifest to fall back on with `source.fallback`');
+  const camera = manifest.inputs.findIndex((input) => input.kind === 'camera' && input.normalize !== undefined);
+  if (camera >= 0) return problem(`inputs.${camera}.normalize`, 'an openpi server takes images as uint8 bytes: there is nothing to normalise here', 'remove `normalize`; the server normalises its own inputs');
+  let apiKey: string | undefined;
+  if (source.api_key_file !== undefined) {
+    const keyFile = path.resolve(here, source.api_key_file);
+    try {
+      apiKey = readFileSync(keyFile, 'utf8').trim();
+    } catch (error) {
+      return problem('source.api_key_file', `cannot read ${keyFile} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'point at a file that holds the server\'s API key');
+    }
+  }
+  if (source.fallback === undefined) {
+    // Nothing runs here: when the server cannot answer the loop holds, and the pipeline's error limit stops it.
+    return { policy: { manifest, modelPath: '', file, remote: { manifest, source, file, fallback: false, ...(apiKey === undefined ? {} : { apiKey }) } }, problems: [] };
+  }
+  const fallbackFile = path.resolve(here, source.fallback);
+  const local = readPolicyManifest(fallbackFile);
+  if (local.policy === undefined) return local;
+  if (local.policy.remote !== undefined) return problem('source.fallback', `${displayFile(fallbackFile)} is itself an openpi policy`, 'name a local ONNX manifest as the fallback');
+  const fallback = local.policy.manifest;
+  const o = manifest.output;
+  const f = fallback.output;
+  if (f.joints.join(',') !== o.joints.join(',') || fallback.rate_hz !== manifest.rate_hz || f.horizon > o.horizon) {
+    return problem(
+      'source.fallback',
+      `the fallback ${displayFile(fallbackFile)} does not drive the same joints at the same rate within this horizon (joints ${f.joints.join(', ')} at ${fallback.rate_hz} Hz, horizon ${f.horizon})`,
+      `a fallback needs output joints ${o.joints.join(', ')}, rate_hz ${manifest.rate_hz} and a horizon of at most ${o.horizon}`,
+    );
+  }
+  const remote: RemotePolicyManifest = { manifest, source, file, fallback: true, ...(apiKey === undefined ? {} : { apiKey }) };
+  return { policy: { ...local.policy, remote }, problems: [] };
 }
 
 export function loadPolicyManifest(file: string): LoadedPolicyManifest {

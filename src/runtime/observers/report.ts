@@ -52,6 +52,7 @@ export function reportObserver(options: { policyName: string; modelPath: string;
       const report: RunReport = {
         robot_id: robot.robot_id,
         policy: { name: options.policyName, model: basename(options.modelPath) },
+        ...(policy.brain ? { brain: policy.brain() } : {}),
         started_at: startedAt.toISOString(),
         duration_s: (Date.now() - startedAt.getTime()) / 1000,
         control_rate_hz: robot.control.rate_hz,

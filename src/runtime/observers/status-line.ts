@@ -49,6 +49,7 @@ export function statusLineObserver(line: StatusLine): Observer {
             contact:
               robot.fingertips.map((f, i) => `${f.name}:${touch.inContact[i] ? 'ON' : 'off'}${touch.flags[i] & UNTRUSTED_FLAGS ? '!' : ''}`).join(' ') || 'n/a',
             task: world?.describe(view.world),
+            ...(pipeline.policy.brain ? { brain: pipeline.policy.brain().driving } : {}),
             ...(alert ? { alert } : {}),
           });
         }),

@@ -4,9 +4,10 @@
  * commands from `cmd/` into the pipeline, answered on `cmd/ack`.
  */
 import { Subscription } from 'rxjs';
-import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type TelemetryLink, type ValidatedCommand } from '../../telemetry/index.js';
+import { connectTelemetry, startEmbeddedBroker, telemetrySettingsFromRobot, type EmbeddedBroker, type MetricsPayload, type TelemetryLink, type ValidatedCommand } from '../../telemetry/index.js';
 import { eventPayload, type ControlPort } from '../pipeline/index.js';
 import { SnapshotRecord } from '../records.js';
+import type { BrainReport } from '../policy/openpi/index.js';
 import { Counter, modeNames, snapshotView } from '../shared-state.js';
 import type { OperatorRequest } from '../pipeline/index.js';
 import type { Observer, RunContext } from './observer.js';
@@ -108,6 +109,7 @@ export function telemetryObserver(options: TelemetryObserverOptions): TelemetryO
             safety: metricsSafety(control),
             events_pending: l.eventsPending,
             events_dropped: l.eventsDropped,
+            ...(pipeline.policy.brain ? { brain: brainMetrics(pipeline.policy.brain()) } : {}),
           });
         }),
       );
@@ -136,4 +138,10 @@ function operatorRequest(command: ValidatedCommand): OperatorRequest {
     case 'mode':
       return { kind: 'mode', command: command.command };
   }
+}
+
+/** An openpi source in `metrics`: which brain drives and how the server answers. */
+function brainMetrics(brain: BrainReport): NonNullable<MetricsPayload['brain']> {
+  const rt = brain.remote_round_trip_ms;
+  return { driving: brain.driving, server: brain.server, fallbacks: brain.fallbacks, remote_chunks: brain.remote_chunks, local_chunks: brain.local_chunks, round_trip_ms: { p50: rt.p50, p99: rt.p99 } };
 }

@@ -5,6 +5,7 @@
  * half a report.
  */
 import { renameSync, writeFileSync } from 'node:fs';
+import type { BrainReport } from '../policy/openpi/index.js';
 import type { SafetyCounts } from '../observers/safety-counts.js';
 
 export interface Percentiles {
@@ -23,6 +24,8 @@ export interface ModeTransition {
 export interface RunReport {
   readonly robot_id: string;
   readonly policy: { readonly name: string; readonly model: string };
+  /** An openpi source: the server, which brain drove last and how many chunks each gave. */
+  readonly brain?: BrainReport;
   readonly started_at: string;
   readonly duration_s: number;
   readonly control_rate_hz: number;

@@ -11,6 +11,8 @@ export interface StatusFields {
   readonly starved: number;
   readonly contact: string;
   readonly task?: string;
+  /** An openpi source: which brain drives ('remote', or 'local' while the server is out). */
+  readonly brain?: string;
   /** The last warning (a camera stall, a fault), until the next one. */
   readonly alert?: string;
 }
@@ -19,6 +21,7 @@ export function formatStatus(s: StatusFields): string {
   // Most important first: a narrow terminal cuts the end of the line.
   const parts = [
     `mode ${s.mode.padEnd(9)}`,
+    ...(s.brain ? [s.brain === 'remote' ? 'brain remote' : `brain ${s.brain.toUpperCase()} (fallback)`] : []),
     `${s.tickRateHz.toFixed(1)} Hz`,
     `late p99 ${s.latenessP99Us.toFixed(0)} µs`,
     `missed ${s.missed}`,

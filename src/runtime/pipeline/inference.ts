@@ -9,6 +9,7 @@
  * An error from the policy is an event, counted, and retried after a back-off; a run of them is a
  * safe stop (a policy that keeps failing must not leave an armed robot holding forever).
  */
+import type { BrainReport } from '../policy/openpi/index.js';
 import type { ChunkSink, InferenceResult } from '../policy/runner.js';
 import type { ObservationSources, TouchReadings } from '../policy/observation.js';
 import { OperatorCommand } from '../shared-state.js';
@@ -19,6 +20,8 @@ import type { RuntimeEvent } from './events.js';
 export interface ChunkPolicy {
   infer(sources: ObservationSources, sink: ChunkSink): Promise<InferenceResult>;
   latencyPercentiles(): { p50: number; p99: number; max: number; count: number };
+  /** A remote source: which brain drives and how often each did. */
+  brain?(): BrainReport;
 }
 
 export interface PipelineClock {

@@ -76,10 +76,29 @@ export const actionOutputSchema = z
   })
   .strict();
 
+/**
+ * A policy served by an openpi websocket server (openpi's serve_policy.py, or `embody policy
+ * serve`). Each input's `name` is then the observation key (`observation/image`, `prompt`) and
+ * the output's `name` the reply key (`actions`, shape [horizon, joints]).
+ */
+export const openpiSourceSchema = z
+  .object({
+    kind: z.literal('openpi'),
+    url: z.string().regex(/^wss?:\/\/[^/]+/, { message: 'must be a ws:// or wss:// URL, e.g. ws://gpu-box:8000' }),
+    api_key_file: z.string().optional().describe('file holding the key sent as `Authorization: Api-Key KEY`, relative to this manifest'),
+    fallback: z.string().optional().describe('local ONNX policy manifest that drives when the server cannot, relative to this manifest'),
+    deadline_ms: z.number().positive().optional().describe('a chunk later than this is a miss; default: the time the rest of a chunk lasts after replan_after'),
+    healthy_round_trips: z.number().int().min(1).default(5).describe('on-time answers in a row before the remote policy drives again'),
+  })
+  .strict();
+
+export const policySourceSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('onnx') }).strict(), openpiSourceSchema]);
+
 export const policyManifestSchema = z
   .object({
     name: z.string().min(1),
-    model: z.string().describe('ONNX file, relative to this manifest'),
+    source: policySourceSchema.optional().describe('where the policy runs: onnx (here, `model`; the default) or openpi (a server)'),
+    model: z.string().optional().describe('ONNX file, relative to this manifest (required unless source is openpi)'),
     rate_hz: finite
       .refine((v) => v > 0 && v <= 1000, { message: 'must be in (0, 1000]' })
       .describe('time step between consecutive actions of a chunk'),
@@ -91,6 +110,7 @@ export const policyManifestSchema = z
   .strict();
 
 export type PolicyManifest = z.infer<typeof policyManifestSchema>;
+export type OpenpiSource = z.infer<typeof openpiSourceSchema>;
 export type PolicyInput = z.infer<typeof policyInputSchema>;
 export type CameraInput = z.infer<typeof cameraInputSchema>;
 export type JointStateInput = z.infer<typeof jointStateInputSchema>;
