@@ -6,9 +6,10 @@
  */
 import { interval, Subject, Subscription } from 'rxjs';
 import { openCameraWorld } from '../hal/camera/index.js';
+import type { RobotDescription } from '../robot/index.js';
 import { defaultHalKind, halKindProblem, hardwareWorldSize, robotForHal, type HardwareOptions } from '../hal/index.js';
 import { connectCameras } from './cameras.js';
-import { formatProblem, loadConfig } from './config/index.js';
+import { formatProblem, loadConfig, type LoadedConfig } from './config/index.js';
 import { ControlThread } from './control-thread.js';
 import type { Logger } from './logger.js';
 import { logObserver } from './observers/log.js';
@@ -23,6 +24,7 @@ import type { RunReport } from './output/report.js';
 import type { StatusLine } from './output/status-line.js';
 import { Pipeline, type ChunkPolicy, type RuntimeEvent } from './pipeline/index.js';
 import { remoteBrain } from './policy/openpi/index.js';
+import type { PolicyManifest } from './policy/manifest.js';
 import { PolicyRunner } from './policy/runner.js';
 import { CommandResult, snapshotView } from './shared-state.js';
 import { createNotifier } from './systemd.js';
@@ -85,11 +87,7 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
   }
   const robot = robotForHal(config.robot, hardware.kind); // cameras render the sim world unless real
   const runner = new PolicyRunner(config.session, manifest, robot);
-  // An openpi source drives through the remote brain, the local runner its fallback; its manifest shapes the loop.
-  const driving = config.remote?.manifest ?? manifest;
-  const ticksPerAction = robot.control.rate_hz / driving.rate_hz;
-  let emit: (event: RuntimeEvent) => void = () => undefined; // the pipeline's, once it exists
-  const remote = config.remote && remoteBrain(config.remote, robot, config.remote.fallback ? runner : undefined, (event) => emit(event));
+  const { driving, ticksPerAction, policy, emitTo, close: closeSource } = chunkSource(config, robot, runner, options.policy);
   const notifier = createNotifier();
   notifier.status('starting control loop');
   const control = new ControlThread({
@@ -104,9 +102,8 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     realtimePriority: robot.control.realtime_priority,
     hardware,
   });
-  const policy = options.policy?.({ horizon: driving.output.horizon, joints: driving.output.joints, ticksPerAction, rateHz: robot.control.rate_hz }) ?? remote ?? runner;
   const pipeline = new Pipeline({ robot, control, policy, clock: { nowMs: () => performance.now() } });
-  emit = (event) => pipeline.emit(event);
+  emitTo(pipeline);
   const trace = options.traceFile ? traceObserver(options.traceFile) : undefined;
   const report = reportObserver({ policyName: manifest.name, modelPath: config.modelPath, file: options.reportFile });
   // The status line first: it clears itself before the log observer writes a line.
@@ -149,9 +146,34 @@ export async function runRobot(options: RunOptions): Promise<RunReport> {
     wiring.unsubscribe();
     if (!control.hasExited) await control.shutdown(1000);
     await stopObservers();
-    remote?.close();
+    closeSource();
     await config.session.release();
   }
+}
+
+/**
+ * Where chunks come from: a source given from above (a dataset replay), an openpi server through
+ * the remote brain (the local runner its fallback; its manifest shapes the loop), or the local
+ * runner. The brain's events go to the pipeline once it exists (`emitTo`); `close` ends its link.
+ */
+function chunkSource(
+  config: LoadedConfig,
+  robot: RobotDescription,
+  runner: PolicyRunner,
+  replace: RunOptions['policy'],
+): { driving: PolicyManifest; ticksPerAction: number; policy: ChunkPolicy; emitTo(pipeline: Pipeline): void; close(): void } {
+  const driving = config.remote?.manifest ?? config.manifest;
+  const ticksPerAction = robot.control.rate_hz / driving.rate_hz;
+  let emit: (event: RuntimeEvent) => void = () => undefined;
+  const remote = config.remote && remoteBrain(config.remote, robot, config.remote.fallback ? runner : undefined, (event) => emit(event));
+  const given = replace?.({ horizon: driving.output.horizon, joints: driving.output.joints, ticksPerAction, rateHz: robot.control.rate_hz });
+  return {
+    driving,
+    ticksPerAction,
+    policy: given ?? remote ?? runner,
+    emitTo: (pipeline) => (emit = (event) => pipeline.emit(event)),
+    close: () => remote?.close(),
+  };
 }
 
 /** READY, or a stop request first (nothing ran), or the hardware never reading healthy. */
