@@ -5,15 +5,9 @@
  * is the target for obsTick + (k + 1) * ticksPerAction. By the time it arrives, inference has
  * consumed some of that time. Joining:
  *   - actions whose time is at or before the current tick are dropped (counted);
- *   - the trajectory restarts from the command executed on the previous tick (placed at that
- *     tick), so there is neither a jump nor a one-tick stall;
- *   - over `blendSteps + 1` actions' time from the join the new chunk fades in against the old
- *     trajectory, one knot per tick of that window, with a smoothstep weight of the time since
- *     the join: the fade adds no kink of its own and its slope is zero at both ends; the new
- *     chunk before its first kept action is its first segment extended, and the old one past
- *     its end its last segment extended when it was still moving at the join (a chunk arriving
- *     just before the old one ends is not blended against a stop). bench/remote.ts measures the
- *     boundary jerk against mid-chunk jerk and against a naive splice;
+ *   - the trajectory restarts from the command being executed now, so there is no jump;
+ *   - over the first `blendSteps` kept actions the new chunk fades in against the old
+ *     trajectory sampled at the same instants;
  *   - after the last action the trajectory holds that action (never zeros), and every tick
  *     spent there is starvation, which the caller counts.
  * The control loop samples it once per tick with linear interpolation between actions.
@@ -25,8 +19,6 @@ export class ActionQueue {
   readonly #blendSteps: number;
   readonly #ticksPerAction: number;
   #times: [Float64Array, Float64Array];
-  readonly #freshTimes: Float64Array;
-  readonly #freshValues: Float64Array;
   #values: [Float64Array, Float64Array];
   #active = 0;
   #length = 0;
@@ -38,12 +30,8 @@ export class ActionQueue {
     this.#dim = dim;
     this.#blendSteps = blendSteps;
     this.#ticksPerAction = ticksPerAction;
-    // Knots: the current command, one per tick of the blend window, the chunk's actions.
-    const knots = horizon + 2 + Math.ceil((blendSteps + 1) * ticksPerAction);
-    this.#times = [new Float64Array(knots), new Float64Array(knots)];
-    this.#values = [new Float64Array(knots * dim), new Float64Array(knots * dim)];
-    this.#freshTimes = new Float64Array(horizon);
-    this.#freshValues = new Float64Array(horizon * dim);
+    this.#times = [new Float64Array(horizon + 1), new Float64Array(horizon + 1)];
+    this.#values = [new Float64Array((horizon + 1) * dim), new Float64Array((horizon + 1) * dim)];
   }
 
   get isEmpty(): boolean {
@@ -73,72 +61,41 @@ export class ActionQueue {
 
   /**
    * Join a new chunk at `tick`. `values` holds `count` actions of `dim` values from `offset`.
-   * `current` is the command executed on the previous tick (the trajectory starts there).
+   * `current` is the command being executed now (the trajectory starts there).
    * Returns how many actions were dropped because their time had already passed.
    */
   join(tick: number, obsTick: number, values: Float64Array, offset: number, count: number, current: Float64Array): number {
     const dim = this.#dim;
-    // The kept actions, unblended, first.
-    const freshTimes = this.#freshTimes;
-    const fresh = this.#freshValues;
-    let kept = 0;
+    const next = 1 - this.#active;
+    const times = this.#times[next];
+    const out = this.#values[next];
+    times[0] = tick;
+    for (let d = 0; d < dim; d++) out[d] = current[d];
+    let length = 1;
     let dropped = 0;
+    let kept = 0;
     for (let k = 0; k < count; k++) {
       const t = obsTick + (k + 1) * this.#ticksPerAction;
       if (t <= tick) {
         dropped++;
         continue;
       }
-      freshTimes[kept] = t;
-      for (let d = 0; d < dim; d++) fresh[kept * dim + d] = values[offset + k * dim + d];
-      kept++;
-    }
-    const next = 1 - this.#active;
-    const times = this.#times[next];
-    const out = this.#values[next];
-    // `current` was commanded on the previous tick: anchoring it there (not at `tick`) keeps the
-    // motion going through the join instead of holding it for one tick (a velocity dip and a jerk
-    // spike at every chunk boundary, measured in bench/remote.ts).
-    times[0] = tick - 1;
-    for (let d = 0; d < dim; d++) out[d] = current[d];
-    let length = 1;
-    let k = 0;
-    if (this.#length > 0 && this.#blendSteps > 0 && kept > 0) {
-      // Blend tick by tick: a knot on every tick of the window, so the fade itself adds no kink.
-      const blendTicks = (this.#blendSteps + 1) * this.#ticksPerAction;
-      const end = Math.min(tick + blendTicks, freshTimes[kept - 1]);
-      const moving = tick < this.#times[this.#active][this.#length - 1];
-      for (let t = tick; t <= end; t++) {
-        const w = blendWeight((t - tick) / blendTicks);
-        times[length] = t;
-        for (let d = 0; d < dim; d++) out[length * dim + d] = (1 - w) * this.#valueAt(t, d, moving) + w * this.#freshAt(t, d, kept);
-        length++;
+      const weight = this.#length === 0 ? 1 : Math.min(1, (kept + 1) / (this.#blendSteps + 1));
+      const base = length * dim;
+      const src = offset + k * dim;
+      times[length] = t;
+      for (let d = 0; d < dim; d++) {
+        const fresh = values[src + d];
+        out[base + d] = weight >= 1 ? fresh : weight * fresh + (1 - weight) * this.#valueAt(t, d);
       }
-      while (k < kept && freshTimes[k] <= times[length - 1]) k++;
-    }
-    for (; k < kept; k++) {
-      times[length] = freshTimes[k];
-      for (let d = 0; d < dim; d++) out[length * dim + d] = fresh[k * dim + d];
       length++;
+      kept++;
     }
     this.#active = next;
     this.#length = length;
     this.#cursor = 0;
     this.#joinTick = tick;
     return dropped;
-  }
-
-  /** The new chunk at time `t`: linear between its actions, extended along its first and last segments. */
-  #freshAt(t: number, d: number, kept: number): number {
-    const times = this.#freshTimes;
-    const values = this.#freshValues;
-    const dim = this.#dim;
-    if (kept === 1) return values[d];
-    let i = 0;
-    while (i < kept - 2 && t > times[i + 1]) i++;
-    const t0 = times[i];
-    const v0 = values[i * dim + d];
-    return v0 + ((t - t0) / (times[i + 1] - t0)) * (values[(i + 1) * dim + d] - v0);
   }
 
   /**
@@ -167,8 +124,8 @@ export class ActionQueue {
     return true;
   }
 
-  /** Old trajectory at an arbitrary time (for blending); holds the start. */
-  #valueAt(t: number, d: number, extend = false): number {
+  /** Old trajectory at an arbitrary time (for blending); holds the ends. */
+  #valueAt(t: number, d: number): number {
     const times = this.#times[this.#active];
     const values = this.#values[this.#active];
     const length = this.#length;
@@ -180,20 +137,6 @@ export class ActionQueue {
         return values[i * dim + d] + f * (values[(i + 1) * dim + d] - values[i * dim + d]);
       }
     }
-    const last = (length - 1) * dim + d;
-    // Past its end the old plan is held, unless it was still moving at the join (`extend`): then
-    // it goes on along its last segment, so a chunk that arrives just before the old one ends is
-    // not blended against a stop (a velocity dip measured in bench/remote.ts at 300 ms).
-    if (!extend || length < 2) return values[last];
-    const t1 = times[length - 1];
-    const t0 = times[length - 2];
-    return values[last] + ((t - t1) / (t1 - t0)) * (values[last] - values[last - dim]);
+    return values[(length - 1) * dim + d];
   }
-}
-
-/** Smoothstep 3x² − 2x³ on [0, 1]: 0 → 1 with zero slope at both ends. */
-function blendWeight(x: number): number {
-  if (x >= 1) return 1;
-  if (x <= 0) return 0;
-  return x * x * (3 - 2 * x);
 }
