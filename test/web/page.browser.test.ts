@@ -125,7 +125,8 @@ describe('the live page of a real embody run', () => {
 
     await page.click('#stop');
     await page.locator('#mode', { hasText: /^SAFE_STOP$/ }).waitFor({ timeout: 5_000 });
-    expect(await page.locator('#cause').textContent()).toMatch(/operator/);
+    // The cause arrives with the mode_change event, which may trail the state update by one message.
+    await page.locator('#cause', { hasText: /operator/ }).waitFor({ timeout: 5_000 });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^embody_mode\{mode="SAFE_STOP"\} 1$/m);
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
