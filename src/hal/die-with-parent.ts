@@ -5,24 +5,31 @@
  * orphaned `gpioset` keeps driving its line. util-linux's `setpriv --pdeathsig SIG -- tool ...`
  * sets PR_SET_PDEATHSIG in the child and then execs the tool (same pid), so the kernel signals
  * the tool when the thread that spawned it exits. Node spawns from the main thread, which lives
- * as long as the process. Without setpriv (not on Debian/Ubuntu, where util-linux is essential)
- * the tool runs as before.
+ * as long as the process. Without a working setpriv the tool runs as before.
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 
 let setpriv: string | null | undefined;
 
+/**
+ * setpriv, if it is there and works here. Under embody.service (AmbientCapabilities=CAP_SYS_NICE,
+ * NoNewPrivileges) util-linux 2.38's setpriv exits 127 with "activate capabilities: Operation not
+ * permitted" before it execs anything, so it is tried once (a few ms, at the first spawn) and
+ * left out where it fails. There systemd's cgroup already ends every child with the service.
+ */
 function findSetpriv(): string | undefined {
   if (setpriv === undefined) {
     setpriv = null;
     for (const path of ['/usr/bin/setpriv', '/bin/setpriv']) {
       try {
         accessSync(path, constants.X_OK);
-        setpriv = path;
-        break;
       } catch {
-        // next
+        continue;
       }
+      const trial = spawnSync(path, ['--pdeathsig', 'KILL', '--', '/bin/sh', '-c', ':'], { stdio: 'ignore', timeout: 5000 });
+      if (trial.status === 0) setpriv = path;
+      break;
     }
   }
   return setpriv ?? undefined;
