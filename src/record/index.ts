@@ -4,7 +4,7 @@
  * does not know it (`embody run` hands the recorder to runRobot as one more observer).
  */
 export { recorderObserver, MAX_PENDING, type RecorderObserver, type RecorderOptions, type RecorderSummary } from './recorder.js';
-export { recoverRecordings, recoverSegment, recordingsBytes, type RecoveryResult } from './recover.js';
+export { fileReadable, recoverRecordings, recoverSegment, recordingsBytes, type RecoveryResult } from './recover.js';
 export { EPISODE_FILE, readEpisodeMeta, segmentName, type EpisodeMeta, type EpisodeLabel } from './episode.js';
 export { recordChannels, Topic, OwnSchema } from './channels.js';
 export { PART_SUFFIX } from './segment.js';

@@ -7,9 +7,9 @@
  * tail (the open chunk), counted in `lostBytes`. The episode's `episode.json` says it was
  * recovered and from which tick on data is missing.
  */
-import { readdir, readFile, rename, stat, unlink, open } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { McapIndexedReader, McapStreamReader, McapWriter, type TypedMcapRecord } from '@mcap/core';
+import { McapIndexedReader, McapStreamReader, McapWriter, type IReadable, type TypedMcapRecord } from '@mcap/core';
 import { EPISODE_FILE, readEpisodeMeta, writeEpisodeMeta } from './episode.js';
 import { FileWritable, PART_SUFFIX } from './segment.js';
 
@@ -105,20 +105,23 @@ export async function recoverSegment(part: string): Promise<RecoveryResult> {
   return { segment: target, messages, lostBytes: reader.bytesRemaining(), lastLogTimeNs: last };
 }
 
+/** An open file as the random-access source McapIndexedReader reads from. */
+export function fileReadable(handle: FileHandle): IReadable {
+  return {
+    size: async () => BigInt((await handle.stat()).size),
+    read: async (offset, length) => {
+      const buffer = new Uint8Array(Number(length));
+      await handle.read(buffer, 0, buffer.length, Number(offset));
+      return buffer;
+    },
+  };
+}
+
 /** The indexed reader opens it (what Foxglove and the exporter need). */
 async function checkReadable(file: string): Promise<void> {
   const handle = await open(file, 'r');
   try {
-    await McapIndexedReader.Initialize({
-      readable: {
-        size: async () => BigInt((await handle.stat()).size),
-        read: async (offset, length) => {
-          const buffer = new Uint8Array(Number(length));
-          await handle.read(buffer, 0, buffer.length, Number(offset));
-          return buffer;
-        },
-      },
-    });
+    await McapIndexedReader.Initialize({ readable: fileReadable(handle) });
   } finally {
     await handle.close();
   }

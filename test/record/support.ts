@@ -7,6 +7,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { McapIndexedReader, McapStreamReader } from '@mcap/core';
+import { fileReadable } from '../../src/record/index.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const cli = join(root, 'dist/src/cli.js');
@@ -46,16 +47,7 @@ export interface ReadMessage {
 export async function readIndexed(file: string): Promise<{ messages: ReadMessage[]; metadata: Map<string, string>[]; chunks: number }> {
   const handle = await open(file, 'r');
   try {
-    const reader = await McapIndexedReader.Initialize({
-      readable: {
-        size: async () => BigInt((await handle.stat()).size),
-        read: async (offset, length) => {
-          const buffer = new Uint8Array(Number(length));
-          await handle.read(buffer, 0, buffer.length, Number(offset));
-          return buffer;
-        },
-      },
-    });
+    const reader = await McapIndexedReader.Initialize({ readable: fileReadable(handle) });
     const messages: ReadMessage[] = [];
     for await (const m of reader.readMessages()) {
       const channel = reader.channelsById.get(m.channelId)!;

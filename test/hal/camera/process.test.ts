@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom, map, take, toArray, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { goneWithin } from '../../support/process-gone.js';
 import { cameraSchema, type CameraDescription } from '../../../src/robot/index.js';
 import type { Frame } from '../../../src/hal/types.js';
 import { cameraFrames, createCameraHealth, libcameraCommand, processCameraFrames, RawFrameParser, type CameraEvent } from '../../../src/hal/camera/index.js';
@@ -248,20 +249,7 @@ describe('supervision', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(() => process.kill(pid, 0)).not.toThrow(); // running, and deaf to SIGTERM
     runtime.kill('SIGKILL');
-    const deadline = Date.now() + 2000;
-    let alive = true;
-    while (alive && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      try {
-        process.kill(pid, 0);
-        // A zombie still answers signal 0 until it is reaped: read its state.
-        alive = !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      } catch {
-        alive = false;
-      }
-    }
-    if (alive) process.kill(pid, 'SIGKILL');
-    expect(alive).toBe(false);
+    expect(await goneWithin(pid, 2000)).toBe(true);
   });
 });
 

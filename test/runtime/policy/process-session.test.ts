@@ -5,12 +5,13 @@
  * the child at once.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { goneWithin } from '../../support/process-gone.js';
 import { linearOscillatorWeights, sim4dofOscillator } from '../../../models/build-linear-policy.js';
 import { writeSlowPolicyOnnx } from '../../../models/onnx/index.js';
 import { PolicyLoadError, ProcessSession } from '../../../src/runtime/policy/process-session.js';
@@ -99,18 +100,6 @@ describe('ProcessSession', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 300)); // the run is under way
     runtime.kill('SIGKILL');
-    const deadline = Date.now() + 1500;
-    let alive = true;
-    while (alive && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      try {
-        process.kill(pid, 0);
-        alive = !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      } catch {
-        alive = false;
-      }
-    }
-    if (alive) process.kill(pid, 'SIGKILL');
-    expect(alive).toBe(false);
+    expect(await goneWithin(pid, 1500)).toBe(true);
   }, 60_000);
 });
